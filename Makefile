@@ -1,0 +1,29 @@
+# The two commands of the README: `make demo` (the main job) and `make test` (what CI runs).
+SHELL := /bin/bash
+export PATH := $(HOME)/.local/bin:$(PATH)
+
+.PHONY: setup demo test bench-ingest schemas down lint
+
+setup:
+	@./scripts/setup.sh
+
+## The whole sorting pipeline on the bundled sample (data/sample), against the local stack.
+demo: setup
+	uv run samx demo
+
+## Unit, integration (real Kafka + MinIO, started by the tests) and end-to-end tests.
+# pytest's exit code 5 (nothing collected) fails the run: a run that tested nothing must not pass.
+test: setup
+	@uv run pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+bench-ingest: setup
+	uv run python bench/ingest.py
+
+schemas:
+	uv run samx dev export-schemas
+
+lint:
+	uv run ruff check .
+
+down:
+	uv run samx stack down

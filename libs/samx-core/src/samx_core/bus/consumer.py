@@ -1,0 +1,190 @@
+"""Consuming events at least once.
+
+Offsets are committed only after the handler's work and every event it published are durable, so a
+crash at any point re-delivers the message and never loses it. Handlers must therefore be idempotent.
+Per message: a CONSUMER span continuing the producer's trace; a message that is not a valid event, or
+that makes the handler fail, goes to the dead-letter topic whole; an infrastructure outage
+(``RetryableError``) is retried with back-off and never dead-letters anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata
+from opentelemetry import trace
+from pydantic import ValidationError
+
+from samx_core.bus.errors import PublishFailedError, RetryableError
+from samx_core.bus.producer import EventPublisher
+from samx_core.bus.propagation import extract_context, headers_as_text
+from samx_core.events import DeadLetter, Event
+from samx_core.settings import KafkaSettings
+from samx_core.telemetry import tracer
+
+log = logging.getLogger(__name__)
+
+
+class HandlerOutcome(StrEnum):
+    HANDLED = "handled"
+    DEAD_LETTERED = "dead_lettered"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    event_type: type[Event]
+    handler: Callable[[Event], object]
+
+
+class EventConsumer:
+    """Runs handlers for the subscribed event types until ``stop`` is set."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        group_id: str,
+        subscriptions: list[Subscription],
+        publisher: EventPublisher,
+        max_batch: int = 64,
+        max_backoff_s: float = 30.0,
+        on_outcome: Callable[[str, HandlerOutcome, float], None] | None = None,
+    ) -> None:
+        self._routes = {settings.topic(s.event_type.TOPIC): s for s in subscriptions}
+        self._group_id = group_id
+        self._publisher = publisher
+        self._max_batch = max_batch
+        self._max_backoff_s = max_backoff_s
+        self._on_outcome = on_outcome or (lambda topic, outcome, seconds: None)
+        self._consumer = KafkaConsumer(
+            *self._routes,
+            **settings.client_kwargs(),
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_interval_ms=600_000,
+            session_timeout_ms=15_000,
+            heartbeat_interval_ms=3_000,
+        )
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                batches = self._consumer.poll(timeout_ms=500, max_records=self._max_batch)
+            except KafkaError as exc:  # broker restarting or unreachable: wait, never crash the worker
+                log.warning("poll failed (%s); retrying", type(exc).__name__)
+                stop.wait(1.0)
+                continue
+            done: dict[TopicPartition, OffsetAndMetadata] = {}
+            first: dict[TopicPartition, int] = {}
+            for partition, records in batches.items():
+                if records:
+                    first[partition] = records[0].offset
+                for record in records:
+                    if not self._process(record, stop):
+                        break  # stopping mid-retry: this record and the rest stay uncommitted
+                    done[partition] = OffsetAndMetadata(record.offset + 1, "", -1)
+            if done:
+                self._commit(done, first)
+
+    def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata], first: dict[TopicPartition, int]) -> None:
+        try:
+            self._publisher.flush()  # what the handlers published must be durable before we move on
+        except PublishFailedError:
+            log.warning("some outcome events were not acknowledged; re-processing the batch")
+            for partition, offset in first.items():
+                self._consumer.seek(partition, offset)
+            return
+        try:
+            self._consumer.commit(offsets)
+        except CommitFailedError:
+            # The group rebalanced under us: the new owner re-delivers these, and handlers are idempotent.
+            log.warning("offset commit lost to a rebalance; messages will be re-delivered")
+        except KafkaError as exc:
+            # Broker unreachable: the work is durable, a later commit (offsets only grow) covers it, and a
+            # restart before that re-delivers it to idempotent handlers.
+            log.warning("offset commit failed (%s); continuing", type(exc).__name__)
+
+    def _process(self, record, stop: threading.Event) -> bool:
+        """Returns False only when asked to stop before the record was handled."""
+        route = self._routes[record.topic]
+        parent = extract_context(record.headers)
+        span_name = f"{record.topic} process"
+        with tracer().start_as_current_span(span_name, context=parent, kind=trace.SpanKind.CONSUMER) as span:
+            span.set_attribute("messaging.system", "kafka")
+            span.set_attribute("messaging.operation.type", "process")
+            span.set_attribute("messaging.destination.name", record.topic)
+            span.set_attribute("messaging.consumer.group.name", self._group_id)
+            span.set_attribute("messaging.kafka.offset", record.offset)
+            span.set_attribute("messaging.destination.partition.id", str(record.partition))
+            started = time.perf_counter()
+            try:
+                event = route.event_type.from_bytes(record.value or b"")
+            except (ValidationError, ValueError) as exc:
+                self._dead_letter(record, "invalid_event", exc)
+                self._on_outcome(record.topic, HandlerOutcome.DEAD_LETTERED, time.perf_counter() - started)
+                return True
+            span.set_attribute("messaging.message.id", str(event.event_id))
+            backoff = 0.2
+            while True:
+                try:
+                    route.handler(event)
+                    self._on_outcome(record.topic, HandlerOutcome.HANDLED, time.perf_counter() - started)
+                    return True
+                except (RetryableError, KafkaError) as exc:
+                    log.warning(
+                        "retrying %s offset %s after %s: %s", record.topic, record.offset, type(exc).__name__, exc
+                    )
+                    if stop.wait(backoff):
+                        return False
+                    backoff = min(backoff * 2, self._max_backoff_s)
+                except Exception as exc:  # a handler bug must not stop the stream: park the message
+                    log.exception("handler failed on %s offset %s; dead-lettering", record.topic, record.offset)
+                    span.record_exception(exc)
+                    self._dead_letter(record, "handler_error", exc)
+                    self._on_outcome(record.topic, HandlerOutcome.DEAD_LETTERED, time.perf_counter() - started)
+                    return True
+
+    def _dead_letter(self, record, reason: str, exc: Exception) -> None:
+        self._publisher.publish(
+            DeadLetter(
+                consumer_group=self._group_id,
+                original_topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key,
+                value=record.value,
+                headers=headers_as_text(record.headers),
+                reason=reason,
+                error_type=type(exc).__name__,
+                # Validation messages can echo input values: keep only the error locations and types.
+                detail=_safe_detail(exc),
+            ),
+            key=f"{record.topic}:{record.partition}:{record.offset}",
+        )
+
+    # -- observability --------------------------------------------------------------------------------
+    def lag(self) -> int:
+        """Messages not yet consumed over the assigned partitions (for metrics and autoscaling)."""
+        assigned = self._consumer.assignment()
+        if not assigned:
+            return 0
+        ends = self._consumer.end_offsets(list(assigned))
+        return sum(max(0, ends[tp] - self._consumer.position(tp)) for tp in assigned)
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def _safe_detail(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors())[:2000]
+    return f"{type(exc).__name__}"[:2000]

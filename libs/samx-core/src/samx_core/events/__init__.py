@@ -1,0 +1,38 @@
+"""Event contracts: one frozen model per topic. ``ALL_EVENTS`` is the registry that schema export,
+topic creation and consumers use."""
+
+from samx_core.events.base import Event, ObjectRef
+from samx_core.events.dead_letter import DeadLetter
+from samx_core.events.radiograph_duplicate import RadiographDuplicate
+from samx_core.events.radiograph_ingested import RadiographIngested
+from samx_core.events.radiograph_received import MAX_INLINE_BYTES, RadiographReceived
+from samx_core.events.radiograph_rejected import RadiographRejected
+
+ALL_EVENTS: tuple[type[Event], ...] = (
+    RadiographReceived,
+    RadiographIngested,
+    RadiographRejected,
+    RadiographDuplicate,
+    DeadLetter,
+)
+
+
+def event_type_for_topic(topic: str) -> type[Event]:
+    for event_type in ALL_EVENTS:
+        if event_type.TOPIC == topic:
+            return event_type
+    raise KeyError(f"no event type is registered for topic {topic!r}")
+
+
+__all__ = [
+    "ALL_EVENTS",
+    "MAX_INLINE_BYTES",
+    "DeadLetter",
+    "Event",
+    "ObjectRef",
+    "RadiographDuplicate",
+    "RadiographIngested",
+    "RadiographReceived",
+    "RadiographRejected",
+    "event_type_for_topic",
+]

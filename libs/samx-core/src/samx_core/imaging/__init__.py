@@ -1,0 +1,16 @@
+"""The pixel side of ingest: bytes in (DICOM, PNG, JPEG), display pixels and header tags out, and the
+PNG derivatives SAM-X stores and trains on."""
+
+from samx_core.imaging.decode import DecodedRadiograph, decode_radiograph
+from samx_core.imaging.derivatives import encode_derivative_png, encode_thumbnail_png, load_derivative
+from samx_core.imaging.errors import InputRejected, RadiographRejected
+
+__all__ = [
+    "DecodedRadiograph",
+    "InputRejected",
+    "RadiographRejected",
+    "decode_radiograph",
+    "encode_derivative_png",
+    "encode_thumbnail_png",
+    "load_derivative",
+]

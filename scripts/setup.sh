@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# One-time (and idempotent) set-up of a fresh machine for SAM-X: toolchains, the Python workspace, and
+# the local stack's programs (Kafka jars by Maven, MinIO by go install). Re-running it takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+apt_install() {
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing Debian packages: $*"
+    if [ ! -f /tmp/.samx-apt-updated ]; then apt-get update -qq && touch /tmp/.samx-apt-updated; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  else
+    say "missing: $* (install them with your package manager, then re-run)"; exit 1
+  fi
+}
+
+command -v java >/dev/null || apt_install openjdk-17-jre-headless
+command -v mvn >/dev/null || apt_install maven
+if ! command -v go >/dev/null; then
+  say "Go >= 1.24 is needed to build the MinIO server (https://go.dev/doc/install, or your distribution's golang package)"
+  exit 1
+fi
+
+if ! command -v uv >/dev/null; then
+  say "installing uv from PyPI"
+  python3 -m pip install --quiet --disable-pip-version-check uv
+fi
+say "python workspace (uv sync --locked)"
+uv sync --locked --quiet
+say "local stack programs (built once into .samx/build)"
+uv run --quiet samx stack build

@@ -1,0 +1,119 @@
+"""``samx``: the front door. ``samx demo`` runs the sorting pipeline on the bundled sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from samx_cli.config import get_cli_settings, stack_environment
+from samx_cli.stack.manager import ALL_COMPONENTS, LocalStack
+
+app = typer.Typer(help="SAM-X: sort musculoskeletal radiographs by anatomical entity.", no_args_is_help=True)
+stack_app = typer.Typer(help="The local stack: Kafka (KRaft), MinIO, Ray.", no_args_is_help=True)
+dev_app = typer.Typer(help="Developer tasks.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+app.add_typer(dev_app, name="dev")
+console = Console()
+
+
+def _stack() -> LocalStack:
+    settings = get_cli_settings()
+    return LocalStack(settings.build_dir, settings.state_dir, say=console.print)
+
+
+@stack_app.command("up")
+def stack_up(
+    only: Annotated[str, typer.Option(help="Comma-separated subset of kafka,minio,ray")] = ",".join(ALL_COMPONENTS),
+) -> None:
+    """Build (once) and start the local stack; prints the environment services use."""
+    components = tuple(c.strip() for c in only.split(",") if c.strip())
+    unknown = set(components) - set(ALL_COMPONENTS)
+    if unknown:
+        raise typer.BadParameter(f"unknown components: {', '.join(sorted(unknown))}")
+    stack = _stack()
+    env = stack.up(components)
+    console.print(f"stack is up; its settings are in {stack.env_file}")
+    for key, value in env.items():
+        console.print(f"  {key}={'***' if 'SECRET' in key else value}")
+
+
+@stack_app.command("build")
+def stack_build() -> None:
+    """Build the stack's programs (Kafka jars by Maven, MinIO by go install) without starting them."""
+    from samx_cli.stack.build import ensure_kafka, ensure_minio
+
+    build_dir = get_cli_settings().build_dir
+    console.print(f"kafka jars: {ensure_kafka(build_dir, console.print)}")
+    console.print(f"minio: {ensure_minio(build_dir, console.print)}")
+
+
+@stack_app.command("down")
+def stack_down() -> None:
+    """Stop exactly the processes 'stack up' started (by their PID files)."""
+    stopped = _stack().down()
+    console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    table = Table("component", "running", "pid", "log")
+    for name, info in _stack().status().items():
+        table.add_row(name, "yes" if info["running"] else "no", str(info["pid"] or "-"), info["log"])
+    console.print(table)
+
+
+@app.command("send")
+def send(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (DICOM, PNG, JPEG)")],
+    site: Annotated[str | None, typer.Option(help="Site id of the sender")] = None,
+) -> None:
+    """Send radiographs to SAM-X: claim check in the incoming bucket plus a received event."""
+    from samx_cli.runtime import open_sender
+    from samx_cli.sending import collect_files, send_files
+
+    settings = get_cli_settings()
+    files = collect_files(paths)
+    if not files:
+        raise typer.BadParameter("no files found under the given paths")
+    with open_sender(stack_environment(settings), site or settings.site_id) as sender:
+        sent = send_files(sender, files)
+    console.print(f"sent {len(sent)} files")
+
+
+@app.command("demo")
+def demo(
+    data: Annotated[Path, typer.Option(help="Folder of radiographs (with an optional labels.csv)")] = Path(
+        "data/sample"
+    ),
+    workers: Annotated[int, typer.Option(min=1, max=8, help="Ingest worker processes")] = 2,
+    keep_running: Annotated[bool, typer.Option(help="Leave the workers and stack running afterwards")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the ingest to finish")] = 600,
+) -> None:
+    """Run the sorting pipeline on a data set (the bundled sample by default)."""
+    from samx_cli.demo import run_demo
+
+    settings = get_cli_settings()
+    code = run_demo(
+        settings, _stack(), data=data, workers=workers, keep_running=keep_running, timeout_s=timeout, console=console
+    )
+    raise typer.Exit(code)
+
+
+@dev_app.command("export-schemas")
+def export_schemas(directory: Path = Path("libs/samx-core/schemas")) -> None:
+    """Regenerate the JSON Schemas of the event contracts."""
+    from samx_core.events.schemas import write_schemas
+
+    for path in write_schemas(directory):
+        console.print(f"wrote {path}")
+
+
+@app.command("env")
+def env() -> None:
+    """Print the SAMX_* environment of the local stack, as shell exports."""
+    for key, value in stack_environment(get_cli_settings()).items():
+        print(f"export {key}={value}")

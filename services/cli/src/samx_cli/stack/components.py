@@ -1,0 +1,196 @@
+"""How each stack process is configured, started and checked. One small class per server."""
+
+from __future__ import annotations
+
+import base64
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from samx_cli.stack.build import kafka_libs, minio_binary
+from samx_cli.stack.ports import tcp_open
+
+_KAFKA_LOG4J = """\
+<Configuration status="WARN">
+  <Appenders><Console name="out" target="SYSTEM_OUT"><PatternLayout pattern="%d %p %c{1} %m%n"/></Console></Appenders>
+  <Loggers>
+    <Root level="WARN"><AppenderRef ref="out"/></Root>
+    <Logger name="kafka.server.KafkaRaftServer" level="INFO"/>
+  </Loggers>
+</Configuration>
+"""
+
+
+@dataclass
+class KafkaServer:
+    """One node that is both broker and KRaft controller: no ZooKeeper."""
+
+    build_dir: Path
+    state_dir: Path
+    port: int
+    controller_port: int
+    heap_mb: int = 512
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def prepare(self) -> None:
+        data = self.state_dir / "kafka" / "data"
+        config = self.state_dir / "kafka" / "server.properties"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    f"log.dirs={data}",
+                    "num.partitions=4",
+                    "auto.create.topics.enable=false",
+                    "offsets.topic.replication.factor=1",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "log.retention.hours=168",
+                    "message.max.bytes=2097152",
+                    "",
+                ]
+            )
+        )
+        (self.state_dir / "kafka" / "log4j2.xml").write_text(_KAFKA_LOG4J)
+        if not (data / "meta.properties").exists():
+            import subprocess
+
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            subprocess.run(
+                [*self._java(), "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+                check=True,
+                capture_output=True,
+            )
+
+    def _java(self) -> list[str]:
+        log4j = self.state_dir / "kafka" / "log4j2.xml"
+        return [
+            "java",
+            f"-Xmx{self.heap_mb}m",
+            f"-Xms{self.heap_mb // 2}m",
+            "-XX:+UseG1GC",
+            f"-Dlog4j2.configurationFile={log4j}",
+            "-cp",
+            f"{kafka_libs(self.build_dir)}/*",
+        ]
+
+    def command(self) -> list[str]:
+        return [*self._java(), "kafka.Kafka", str(self.state_dir / "kafka" / "server.properties")]
+
+    def ready(self) -> bool:
+        if not tcp_open(self.port):
+            return False
+        from kafka import KafkaAdminClient
+
+        admin = KafkaAdminClient(bootstrap_servers=[self.bootstrap], request_timeout_ms=3000)
+        try:
+            admin.list_topics()
+            return True
+        finally:
+            admin.close()
+
+
+@dataclass
+class MinioServer:
+    build_dir: Path
+    state_dir: Path
+    port: int
+    console_port: int
+    access_key: str
+    secret_key: str
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def prepare(self) -> None:
+        (self.state_dir / "minio" / "data").mkdir(parents=True, exist_ok=True)
+
+    def command(self) -> list[str]:
+        return [
+            str(minio_binary(self.build_dir)),
+            "server",
+            str(self.state_dir / "minio" / "data"),
+            "--address",
+            self.endpoint,
+            "--console-address",
+            f"127.0.0.1:{self.console_port}",
+            "--quiet",
+        ]
+
+    def env(self) -> dict[str, str]:
+        return {
+            "MINIO_ROOT_USER": self.access_key,
+            "MINIO_ROOT_PASSWORD": self.secret_key,
+            "MINIO_BROWSER": "on",
+            "MINIO_UPDATE": "off",
+            "MINIO_CALLHOME_ENABLE": "off",
+        }
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(f"http://{self.endpoint}/minio/health/ready", timeout=2) as response:  # noqa: S310
+            return response.status == 200
+
+
+@dataclass
+class RayHead:
+    """``ray start --head --block`` in its own process group: stopping the group stops raylet and
+    workers too, without ``ray stop`` (which kills every Ray process of the machine by name)."""
+
+    state_dir: Path
+    port: int
+    dashboard_port: int
+    num_cpus: int
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def prepare(self) -> None:
+        (self.state_dir / "ray").mkdir(parents=True, exist_ok=True)
+
+    def command(self) -> list[str]:
+        import shutil
+        import sys
+
+        ray = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
+        return [
+            ray,
+            "start",
+            "--head",
+            "--block",
+            "--node-ip-address=127.0.0.1",
+            f"--port={self.port}",
+            f"--num-cpus={self.num_cpus}",
+            "--include-dashboard=true",
+            "--dashboard-host=127.0.0.1",
+            f"--dashboard-port={self.dashboard_port}",
+            "--disable-usage-stats",
+            f"--temp-dir={self.temp_dir}",
+        ]
+
+    @property
+    def temp_dir(self) -> Path:
+        # Ray puts Unix sockets under its temp dir; their paths must stay under 107 bytes, which a
+        # folder deep in a checkout or a test's tmp_path would break.
+        import tempfile
+
+        return Path(tempfile.gettempdir()) / f"samx-ray-{self.port}"
+
+    def env(self) -> dict[str, str]:
+        return {"RAY_USAGE_STATS_ENABLED": "0"}
+
+    def ready(self) -> bool:
+        return tcp_open(self.port) and tcp_open(self.dashboard_port)

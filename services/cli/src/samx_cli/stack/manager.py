@@ -1,0 +1,161 @@
+"""``LocalStack``: up, down and status of the local Kafka, MinIO and Ray.
+
+Ports and credentials are chosen at the first ``up`` (free loopback ports, random keys) and kept in
+``<state>/stack.json``; ``<state>/stack.env`` holds the matching ``SAMX_*`` variables that every
+service reads. A component whose endpoint is given in the environment (``SAMX_KAFKA_BOOTSTRAP_SERVERS``,
+``SAMX_S3_ENDPOINT`` with keys, ``SAMX_RAY_ADDRESS``) is not started: SAM-X uses the existing one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from samx_cli.stack.build import ensure_kafka, ensure_minio
+from samx_cli.stack.components import KafkaServer, MinioServer, RayHead
+from samx_cli.stack.ports import free_port, port_is_free, wait_until
+from samx_cli.stack.processes import ManagedProcess
+
+ALL_COMPONENTS = ("kafka", "minio", "ray")
+_EXTERNAL_ENV = {"kafka": "SAMX_KAFKA_BOOTSTRAP_SERVERS", "minio": "SAMX_S3_ENDPOINT", "ray": "SAMX_RAY_ADDRESS"}
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+@dataclass
+class LocalStack:
+    build_dir: Path
+    state_dir: Path
+    say: object = field(default=_say)
+    ray_cpus: int = max(1, os.cpu_count() or 1)
+
+    # -- state ------------------------------------------------------------------------------------
+    @property
+    def config_file(self) -> Path:
+        return self.state_dir / "stack.json"
+
+    @property
+    def env_file(self) -> Path:
+        return self.state_dir / "stack.env"
+
+    def _config(self) -> dict:
+        if self.config_file.exists():
+            return json.loads(self.config_file.read_text())
+        return {}
+
+    def _save_config(self, config: dict) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(json.dumps(config, indent=2))
+        self.config_file.chmod(0o600)
+
+    def process(self, name: str) -> ManagedProcess:
+        return ManagedProcess(name, self.state_dir / "pids", self.state_dir / "logs")
+
+    def _port(self, config: dict, name: str) -> int:
+        port = config.get(name)
+        if port is None or not port_is_free(port):
+            port = free_port()
+        config[name] = port
+        return port
+
+    def servers(self, config: dict) -> dict[str, object]:
+        return {
+            "kafka": KafkaServer(self.build_dir, self.state_dir, config["kafka_port"], config["kafka_controller_port"]),
+            "minio": MinioServer(
+                self.build_dir,
+                self.state_dir,
+                config["minio_port"],
+                config["minio_console_port"],
+                config["minio_access_key"],
+                config["minio_secret_key"],
+            ),
+            "ray": RayHead(self.state_dir, config["ray_port"], config["ray_dashboard_port"], self.ray_cpus),
+        }
+
+    # -- verbs ------------------------------------------------------------------------------------
+    def up(self, components: tuple[str, ...] = ALL_COMPONENTS) -> dict[str, str]:
+        """Starts what is not running yet; returns the ``SAMX_*`` environment of the stack."""
+        config = self._config()
+        wanted = [c for c in components if not os.environ.get(_EXTERNAL_ENV[c])]
+        for skipped in sorted(set(components) - set(wanted)):
+            self.say(f"{skipped}: using the existing one at ${_EXTERNAL_ENV[skipped]}")
+        if "kafka" in wanted:
+            ensure_kafka(self.build_dir, self.say)
+        if "minio" in wanted:
+            ensure_minio(self.build_dir, self.say)
+        for name in (
+            "kafka_port",
+            "kafka_controller_port",
+            "minio_port",
+            "minio_console_port",
+            "ray_port",
+            "ray_dashboard_port",
+        ):
+            if name.split("_")[0] not in wanted or not self.process(name.split("_")[0]).running():
+                self._port(config, name)
+        config.setdefault("minio_access_key", "samx-" + secrets.token_hex(6))
+        config.setdefault("minio_secret_key", secrets.token_urlsafe(24))
+        config["components"] = sorted(set(config.get("components", [])) | set(wanted))
+        self._save_config(config)
+        servers = self.servers(config)
+        for name in wanted:
+            self._start(name, servers[name])
+        env = self.environment(config)
+        self.env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+        self.env_file.chmod(0o600)
+        return env
+
+    def _start(self, name: str, server) -> None:
+        process = self.process(name)
+        if process.running():
+            self.say(f"{name}: already running (pid {process.pid()})")
+            return
+        server.prepare()
+        pid = process.start(server.command(), env=getattr(server, "env", dict)())
+        self.say(f"{name}: started (pid {pid}), waiting until ready ...")
+        wait_until(server.ready, timeout_s=120, what=name, alive=process.running, log_hint=f"; see {process.log_file}")
+        self.say(f"{name}: ready")
+
+    def restart(self, name: str) -> None:
+        """Stops one component and starts it again on the same ports and data (fault tests, upgrades)."""
+        config = self._config()
+        self.process(name).stop()
+        self._start(name, self.servers(config)[name])
+
+    def down(self) -> list[str]:
+        """Stops the services started against this stack (ingest workers, ...) first, then the stack."""
+        services = sorted(p.stem for p in (self.state_dir / "pids").glob("*.pid") if p.stem not in ALL_COMPONENTS)
+        stopped = [name for name in [*services, *reversed(ALL_COMPONENTS)] if self.process(name).stop()]
+        self.env_file.unlink(missing_ok=True)
+        return stopped
+
+    def status(self) -> dict[str, dict]:
+        config = self._config()
+        return {
+            name: {
+                "running": self.process(name).running(),
+                "pid": self.process(name).pid(),
+                "log": str(self.process(name).log_file),
+            }
+            for name in config.get("components", [])
+        }
+
+    def environment(self, config: dict | None = None) -> dict[str, str]:
+        config = config or self._config()
+        env: dict[str, str] = {}
+        if "kafka" in config.get("components", []):
+            env["SAMX_KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{config['kafka_port']}"
+        if "minio" in config.get("components", []):
+            env |= {
+                "SAMX_S3_ENDPOINT": f"127.0.0.1:{config['minio_port']}",
+                "SAMX_S3_ACCESS_KEY": config["minio_access_key"],
+                "SAMX_S3_SECRET_KEY": config["minio_secret_key"],
+            }
+        if "ray" in config.get("components", []):
+            env["SAMX_RAY_ADDRESS"] = f"127.0.0.1:{config['ray_port']}"
+        return env

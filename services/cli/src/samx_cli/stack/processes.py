@@ -1,0 +1,104 @@
+"""Starting and stopping stack processes by PID file, never by process name.
+
+Each process gets its own session (process group), so stopping it also stops the children it spawned
+(Ray's raylet and workers, for example), and nothing else on the machine."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+
+class ManagedProcess:
+    def __init__(self, name: str, pid_dir: Path, log_dir: Path) -> None:
+        self.name = name
+        self.pid_file = pid_dir / f"{name}.pid"
+        self.log_file = log_dir / f"{name}.log"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().split()[0])
+        except (FileNotFoundError, ValueError, IndexError):
+            return None
+        return pid if _alive(pid) and self._started_by_us(pid) else None
+
+    def _started_by_us(self, pid: int) -> bool:
+        # Guards against a recycled PID: the recorded start time must match the running process's.
+        recorded = self.pid_file.read_text().split()
+        return len(recorded) > 1 and recorded[1] == str(_start_time(pid))
+
+    def running(self) -> bool:
+        return self.pid() is not None
+
+    def start(self, command: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
+        if (existing := self.pid()) is not None:
+            return existing
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as log:
+            process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **(env or {})},
+                cwd=cwd,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(f"{process.pid} {_start_time(process.pid)}\n")
+        return process.pid
+
+    def stop(self, *, timeout_s: float = 20.0) -> bool:
+        """SIGTERM to the process group, SIGKILL after the timeout. Returns True if it was running."""
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(pid):
+            _signal_group(pid, signal.SIGKILL)
+        _signal_group(pid, signal.SIGKILL)  # leftovers of the group, if any
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def kill_hard(self) -> None:
+        """kill -9 the process (fault tests): no clean shutdown, the PID file stays for ``stop``."""
+        pid = self.pid()
+        if pid is not None:
+            _signal_group(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.02)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)  # the group id is the PID: started with start_new_session
+    except ProcessLookupError:
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped by its parent) is not running
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z"
+    except OSError:
+        return True
+
+
+def _start_time(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "unknown"

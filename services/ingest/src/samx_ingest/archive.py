@@ -1,0 +1,84 @@
+"""The radiograph archive on the object store (adapter for ``ports.RadiographArchive``).
+
+Layout of the archive bucket::
+
+    raw/<image_id>.<dcm|png|jpg>        the original, byte for byte
+    derived/<image_id>.png              normalized single-channel PNG (8 or 16 bit)
+    derived/<image_id>.thumb.png        8-bit thumbnail for the labeling UI
+    meta/<image_id>.json                the record (the ``radiograph.ingested`` event as JSON)
+    index/sha256/<sha256>.json          content -> image id
+    index/sop/<sha256(SOP UID)>.json    DICOM instance -> image id (hashed: UIDs stay out of key names)
+    quarantine/<received event id>.bin + .json   rejected originals and why
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from samx_core.events import ObjectRef
+from samx_core.storage import ObjectMissingError, ObjectStore
+
+
+class ObjectStoreArchive:
+    def __init__(self, store: ObjectStore, *, archive_bucket: str) -> None:
+        self._store = store
+        self._bucket = archive_bucket
+
+    def fetch_incoming(self, ref: ObjectRef) -> bytes | None:
+        try:
+            return self._store.get_bytes(ref.bucket, ref.key)
+        except ObjectMissingError:
+            return None
+
+    def find_by_content(self, sha256: str) -> dict | None:
+        return self._follow(f"index/sha256/{sha256}.json")
+
+    def find_by_sop_instance(self, sop_instance_uid: str) -> dict | None:
+        return self._follow(f"index/sop/{_sop_key(sop_instance_uid)}.json")
+
+    def _follow(self, index_key: str) -> dict | None:
+        pointer = self._store.get_json_or_none(self._bucket, index_key)
+        if pointer is None:
+            return None
+        return self._store.get_json_or_none(self._bucket, f"meta/{pointer['image_id']}.json")
+
+    def store_radiograph(
+        self,
+        image_id: str,
+        *,
+        original: bytes,
+        original_ext: str,
+        original_type: str,
+        derivative_png: bytes,
+        thumbnail_png: bytes,
+        sha256: str,
+    ) -> dict[str, ObjectRef]:
+        raw = self._store.put_bytes(
+            self._bucket, f"raw/{image_id}.{original_ext}", original, content_type=original_type, sha256=sha256
+        )
+        derivative = self._store.put_bytes(
+            self._bucket, f"derived/{image_id}.png", derivative_png, content_type="image/png"
+        )
+        thumbnail = self._store.put_bytes(
+            self._bucket, f"derived/{image_id}.thumb.png", thumbnail_png, content_type="image/png"
+        )
+        return {"raw": raw.ref(), "derivative": derivative.ref(), "thumbnail": thumbnail.ref()}
+
+    def record_ref(self, image_id: str) -> ObjectRef:
+        return ObjectRef(bucket=self._bucket, key=f"meta/{image_id}.json", content_type="application/json")
+
+    def store_record(self, image_id: str, record: dict, *, sha256: str, sop_instance_uid: str | None) -> None:
+        self._store.put_json(self._bucket, f"meta/{image_id}.json", record)
+        pointer = {"image_id": image_id}
+        self._store.put_json(self._bucket, f"index/sha256/{sha256}.json", pointer)
+        if sop_instance_uid:
+            self._store.put_json(self._bucket, f"index/sop/{_sop_key(sop_instance_uid)}.json", pointer)
+
+    def quarantine(self, received_event_id: str, data: bytes, reason: dict) -> ObjectRef:
+        stored = self._store.put_bytes(self._bucket, f"quarantine/{received_event_id}.bin", data)
+        self._store.put_json(self._bucket, f"quarantine/{received_event_id}.json", reason)
+        return stored.ref()
+
+
+def _sop_key(sop_instance_uid: str) -> str:
+    return hashlib.sha256(sop_instance_uid.strip().encode()).hexdigest()

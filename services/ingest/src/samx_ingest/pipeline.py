@@ -1,0 +1,208 @@
+"""The ingest domain: one received file in, exactly one outcome out (ingested, duplicate or rejected).
+
+Idempotent by construction, because Kafka delivers at least once:
+- a radiograph's id comes from its SOP Instance UID (or its bytes), so a re-send maps to the same id;
+- event ids of outcomes are derived from their inputs (uuid5), so a replay re-publishes the same event
+  and consumers dedupe on ``event_id``;
+- the stored record remembers which received event created it, which tells a replay (same event
+  again, re-publish) from a duplicate (another event with the same radiograph).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from samx_core.events import RadiographDuplicate, RadiographIngested, RadiographReceived, RadiographRejected
+from samx_core.ids import image_id_for, opaque, sha256_hex
+from samx_core.imaging import DecodedRadiograph, InputRejected, decode_radiograph
+from samx_core.imaging.derivatives import encode_derivative_png, encode_thumbnail_png
+from samx_core.radiograph import RadiographTags, RejectReason, SourceFormat
+from samx_core.telemetry import tracer
+
+from samx_ingest.ports import EventSink, RadiographArchive
+from samx_ingest.settings import IdentifiablePolicy, IngestPolicy
+
+log = logging.getLogger(__name__)
+
+_OUTCOME_NAMESPACE = uuid.UUID("6f1c3a52-9d55-4c1e-9a0b-5a3d8f1e2b77")
+_EXTENSIONS = {
+    SourceFormat.DICOM: ("dcm", "application/dicom"),
+    SourceFormat.PNG: ("png", "image/png"),
+    SourceFormat.JPEG: ("jpg", "image/jpeg"),
+}
+
+
+class Outcome(StrEnum):
+    INGESTED = "ingested"
+    REPLAYED = "replayed"  # the same received event again: its outcome re-published, nothing stored
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    outcome: Outcome
+    reason: RejectReason | None = None
+
+
+def _outcome_id(kind: str, basis: str) -> uuid.UUID:
+    return uuid.uuid5(_OUTCOME_NAMESPACE, f"{kind}:{basis}")
+
+
+class IngestPipeline:
+    def __init__(self, archive: RadiographArchive, events: EventSink, policy: IngestPolicy) -> None:
+        self._archive = archive
+        self._events = events
+        self._policy = policy
+
+    def handle(self, received: RadiographReceived) -> IngestResult:
+        data = self._read_payload(received)
+        if data is None:
+            return self._replay_or_missing(received)
+        sha256 = sha256_hex(data)
+        if sha256 != received.sha256:
+            return self._reject(
+                received, data, RejectReason.CHECKSUM_MISMATCH, "the file's SHA-256 differs from the one in the event"
+            )
+        existing = self._archive.find_by_content(sha256)
+        if existing is not None:
+            return self._replay_or_duplicate(received, existing, matched_on="content")
+        try:
+            with tracer().start_as_current_span("decode") as span:
+                decoded = decode_radiograph(data, max_bytes=self._policy.max_object_bytes)
+                span.set_attribute("samx.source_format", decoded.source_format.value)
+            self._check_policy(decoded.tags)
+        except InputRejected as rejected:
+            return self._reject(received, data, rejected.reason, rejected.detail)
+        if decoded.tags.sop_instance_uid:
+            existing = self._archive.find_by_sop_instance(decoded.tags.sop_instance_uid)
+            if existing is not None:
+                return self._replay_or_duplicate(received, existing, matched_on="sop_instance_uid")
+        return self._store_and_announce(received, data, sha256, decoded)
+
+    # -- steps ----------------------------------------------------------------------------------------
+    def _read_payload(self, received: RadiographReceived) -> bytes | None:
+        if received.inline_data is not None:
+            return received.inline_data
+        assert received.object is not None  # the event model guarantees exactly one payload
+        return self._archive.fetch_incoming(received.object)
+
+    def _check_policy(self, tags: RadiographTags) -> None:
+        if tags.modality is not None and tags.modality.upper() not in self._policy.allowed_modalities:
+            raise InputRejected(
+                RejectReason.MODALITY_NOT_ALLOWED,
+                f"modality {tags.modality} is not a projection radiograph "
+                f"(allowed: {', '.join(sorted(self._policy.allowed_modalities))})",
+            )
+        identifiable = tags.has_patient_name or tags.patient_identity_removed is False
+        if identifiable and self._policy.identifiable is IdentifiablePolicy.REJECT:
+            raise InputRejected(
+                RejectReason.IDENTIFYING_DATA,
+                "the header carries a patient name or is not marked as de-identified "
+                "(PatientIdentityRemoved is not YES); pseudonymize before sending",
+            )
+
+    def _store_and_announce(
+        self, received: RadiographReceived, data: bytes, sha256: str, decoded: DecodedRadiograph
+    ) -> IngestResult:
+        image_id = image_id_for(sop_instance_uid=decoded.tags.sop_instance_uid, content_sha256=sha256)
+        with tracer().start_as_current_span("store") as span:
+            span.set_attribute("samx.image", opaque(image_id))
+            derivative = encode_derivative_png(decoded)
+            thumbnail = encode_thumbnail_png(decoded, max_side=self._policy.thumbnail_side_px)
+            ext, content_type = _EXTENSIONS[decoded.source_format]
+            refs = self._archive.store_radiograph(
+                image_id,
+                original=data,
+                original_ext=ext,
+                original_type=content_type,
+                derivative_png=derivative,
+                thumbnail_png=thumbnail,
+                sha256=sha256,
+            )
+            event = RadiographIngested(
+                event_id=_outcome_id("ingested", image_id),
+                image_id=image_id,
+                received_event_id=received.event_id,
+                site_id=received.site_id,
+                sha256=sha256,
+                source_format=decoded.source_format,
+                tags=decoded.tags,
+                raw=refs["raw"],
+                derivative=refs["derivative"],
+                thumbnail=refs["thumbnail"],
+                metadata=self._archive.record_ref(image_id),
+                derivative_bits=16 if decoded.pixels.dtype.itemsize == 2 else 8,
+            )
+            # The record is the event itself, so a replay can re-publish it without decoding again.
+            self._archive.store_record(
+                image_id, event.model_dump(mode="json"), sha256=sha256, sop_instance_uid=decoded.tags.sop_instance_uid
+            )
+        self._events.publish(event, key=image_id)
+        return IngestResult(Outcome.INGESTED)
+
+    def _replay_or_duplicate(self, received: RadiographReceived, record: dict, *, matched_on: str) -> IngestResult:
+        if record["received_event_id"] == str(received.event_id):
+            return self._republish(record)
+        self._events.publish(
+            RadiographDuplicate(
+                event_id=_outcome_id("duplicate", str(received.event_id)),
+                received_event_id=received.event_id,
+                site_id=received.site_id,
+                sha256=received.sha256,
+                image_id=record["image_id"],
+                matched_on=matched_on,
+            ),
+            key=record["image_id"],
+        )
+        return IngestResult(Outcome.DUPLICATE)
+
+    def _replay_or_missing(self, received: RadiographReceived) -> IngestResult:
+        record = self._archive.find_by_content(received.sha256)
+        if record is not None and record["received_event_id"] == str(received.event_id):
+            return self._republish(record)
+        return self._reject(
+            received,
+            None,
+            RejectReason.OBJECT_MISSING,
+            "the claim check points at an object that is not in the incoming bucket",
+        )
+
+    def _republish(self, record: dict) -> IngestResult:
+        event = RadiographIngested.model_validate(record)
+        self._events.publish(event, key=event.image_id)
+        return IngestResult(Outcome.REPLAYED)
+
+    def _reject(
+        self, received: RadiographReceived, data: bytes | None, reason: RejectReason, detail: str
+    ) -> IngestResult:
+        quarantine_ref = None
+        if data is not None:
+            quarantine_ref = self._archive.quarantine(
+                str(received.event_id),
+                data,
+                {
+                    "reason": reason.value,
+                    "detail": detail,
+                    "site_id": received.site_id,
+                    "received_event_id": str(received.event_id),
+                    "sha256": received.sha256,
+                },
+            )
+        log.info("rejected a radiograph from site %s: %s", received.site_id, reason.value)
+        self._events.publish(
+            RadiographRejected(
+                event_id=_outcome_id("rejected", str(received.event_id)),
+                received_event_id=received.event_id,
+                site_id=received.site_id,
+                sha256=received.sha256,
+                reason=reason,
+                detail=detail[:500],
+                quarantine=quarantine_ref,
+            ),
+            key=received.sha256,
+        )
+        return IngestResult(Outcome.REJECTED, reason)

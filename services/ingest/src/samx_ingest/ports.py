@@ -1,0 +1,46 @@
+"""What the ingest domain needs from the outside world. The MinIO and Kafka adapters implement these;
+the domain (``pipeline.py``) never imports either."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from samx_core.events import Event, ObjectRef
+
+
+class RadiographArchive(Protocol):
+    def fetch_incoming(self, ref: ObjectRef) -> bytes | None:
+        """The file behind a claim check, or None when it is not (or no longer) there."""
+
+    def find_by_content(self, sha256: str) -> dict | None:
+        """The stored record of the radiograph with these exact bytes, if any."""
+
+    def find_by_sop_instance(self, sop_instance_uid: str) -> dict | None:
+        """The stored record of this DICOM instance, if any."""
+
+    def store_radiograph(
+        self,
+        image_id: str,
+        *,
+        original: bytes,
+        original_ext: str,
+        original_type: str,
+        derivative_png: bytes,
+        thumbnail_png: bytes,
+        sha256: str,
+    ) -> dict[str, ObjectRef]:
+        """Stores original, derivative and thumbnail; returns refs keyed raw/derivative/thumbnail."""
+
+    def record_ref(self, image_id: str) -> ObjectRef:
+        """Where the metadata record of this radiograph lives (known before it is written)."""
+
+    def store_record(self, image_id: str, record: dict, *, sha256: str, sop_instance_uid: str | None) -> None:
+        """Writes the metadata record, then the lookup indexes (last, so an index never points at
+        a half-written radiograph)."""
+
+    def quarantine(self, received_event_id: str, data: bytes, reason: dict) -> ObjectRef:
+        """Keeps a rejected original and why it was rejected."""
+
+
+class EventSink(Protocol):
+    def publish(self, event: Event, *, key: str | None = None) -> object: ...

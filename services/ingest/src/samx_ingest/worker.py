@@ -1,0 +1,97 @@
+"""The ingest worker process: consumes ``radiograph.received``, runs the pipeline, serves health.
+
+Several workers in one consumer group share the partitions; kill one and the others (or its restart)
+pick up its uncommitted messages."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+from samx_core.bus import EventConsumer, EventPublisher, HandlerOutcome, ensure_topics
+from samx_core.bus.consumer import Subscription
+from samx_core.events import ALL_EVENTS, RadiographReceived
+from samx_core.storage import ObjectStore
+from samx_core.telemetry import configure_logging, configure_tracing
+
+from samx_ingest.archive import ObjectStoreArchive
+from samx_ingest.observability import HealthServer, IngestMetrics
+from samx_ingest.pipeline import IngestPipeline
+from samx_ingest.settings import IngestSettings
+
+log = logging.getLogger(__name__)
+
+
+class IngestWorker:
+    def __init__(self, settings: IngestSettings) -> None:
+        self.settings = settings
+        self.metrics = IngestMetrics()
+        self.stop_event = threading.Event()
+        self._ready = False
+        store = ObjectStore(settings.s3)
+        store.ensure_buckets(settings.s3.incoming_bucket, settings.s3.archive_bucket)
+        ensure_topics(settings.kafka, [event.TOPIC for event in ALL_EVENTS])
+        self.publisher = EventPublisher(settings.kafka)
+        archive = ObjectStoreArchive(store, archive_bucket=settings.s3.archive_bucket)
+        self.pipeline = IngestPipeline(archive, self.publisher, settings.policy)
+        self.consumer = EventConsumer(
+            settings.kafka,
+            group_id=settings.consumer_group,
+            subscriptions=[Subscription(RadiographReceived, self._handle)],
+            publisher=self.publisher,
+            max_batch=settings.max_batch,
+            on_outcome=self._count_outcome,
+        )
+        self.health = HealthServer(settings.health_host, settings.health_port, self.metrics, lambda: self._ready)
+
+    def _handle(self, event: RadiographReceived) -> None:
+        started = time.perf_counter()
+        result = self.pipeline.handle(event)
+        self.metrics.outcomes.labels(result.outcome.value).inc()
+        if result.reason is not None:
+            self.metrics.rejections.labels(result.reason.value).inc()
+        self.metrics.latency.observe(time.perf_counter() - started)
+
+    def _count_outcome(self, topic: str, outcome: HandlerOutcome, seconds: float) -> None:
+        if outcome is HandlerOutcome.DEAD_LETTERED:
+            self.metrics.dead_letters.inc()
+
+    def _watch_lag(self) -> None:
+        while not self.stop_event.wait(5.0):
+            try:
+                self.metrics.lag.set(self.consumer.lag())
+            except Exception:  # lag is best effort; a metrics hiccup must not touch ingest
+                log.debug("could not read consumer lag", exc_info=True)
+
+    def run(self) -> None:
+        self.health.start()
+        threading.Thread(target=self._watch_lag, name="lag", daemon=True).start()
+        self._ready = True
+        log.info("ingest worker ready; health on port %s", self.health.port)
+        try:
+            self.consumer.run(self.stop_event)
+        finally:
+            self._ready = False
+            self.consumer.close()
+            self.publisher.flush()
+            self.publisher.close()
+            self.health.stop()
+
+
+def quiet_dicom_warnings() -> None:
+    """pydicom's value-check warnings quote header values (names, UIDs, dates): keep them out of logs."""
+    import pydicom
+
+    pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
+
+
+def run_worker(settings: IngestSettings) -> None:
+    quiet_dicom_warnings()
+    configure_logging(settings.telemetry.log_level)
+    configure_tracing("samx-ingest", settings.telemetry)
+    worker = IngestWorker(settings)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: worker.stop_event.set())
+    worker.run()

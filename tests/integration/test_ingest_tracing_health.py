@@ -1,0 +1,135 @@
+"""One trace from ``samx send`` through the ingest worker to the ``radiograph.ingested`` event, with no
+patient data in any span; the worker's health, readiness and metrics endpoints; and malformed
+messages ending in the dead-letter topic without stopping the worker."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from kafka import KafkaProducer
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from samx_core.bus.reader import EventReader
+from samx_core.events import DeadLetter, RadiographIngested, RadiographReceived
+from samx_core.settings import TelemetrySettings
+from samx_core.telemetry import configure_tracing
+from samx_ingest.settings import IngestSettings
+from samx_ingest.worker import IngestWorker
+
+from tests.support.datasets import load_unifesp_dicom_tags, unifesp_dir
+from tests.support.dicom_from_png import build_dicom_from_png
+from tests.support.stream import Stream, collect_outcomes
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def span_exporter() -> InMemorySpanExporter:
+    exporter = InMemorySpanExporter()
+    configure_tracing("samx-test", TelemetrySettings(), extra_processors=[SimpleSpanProcessor(exporter)])
+    return exporter
+
+
+@pytest.fixture
+def worker_in_process(kafka_settings, s3_settings, namespace, span_exporter) -> Iterator[IngestWorker]:
+    """A worker in this process, so that its spans reach the in-memory exporter."""
+    worker = IngestWorker(
+        IngestSettings(kafka=kafka_settings, s3=s3_settings, health_port=0, consumer_group=f"{namespace}-ingest")
+    )
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    yield worker
+    worker.stop_event.set()
+    thread.join(timeout=30)
+
+
+def _get(port: int, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:  # noqa: S310
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_one_trace_from_send_to_ingested_event(worker_in_process, kafka_settings, s3_settings, span_exporter):
+    span_exporter.clear()
+    tags = load_unifesp_dicom_tags()
+    png = sorted((unifesp_dir() / "images").glob("*.png"))[0]
+    row = tags[f"images/{png.name}"]
+    dicom = build_dicom_from_png(png, row)
+    stream = Stream(kafka_settings, s3_settings)
+    try:
+        sent = stream.send_all([dicom])
+    finally:
+        stream.close()
+    outcomes = collect_outcomes(kafka_settings, sent, timeout_s=60)
+    assert isinstance(outcomes.distinct(sent[0].event_id)[0], RadiographIngested)
+    worker_in_process.publisher.flush()
+
+    spans = span_exporter.get_finished_spans()
+    send_span = next(s for s in spans if s.name == "radiograph send")
+    trace_spans = [s for s in spans if s.context.trace_id == send_span.context.trace_id]
+    names = {s.name for s in trace_spans}
+    received_topic = kafka_settings.topic(RadiographReceived.TOPIC)
+    ingested_topic = kafka_settings.topic(RadiographIngested.TOPIC)
+    assert {
+        "radiograph send",
+        f"{received_topic} publish",
+        f"{received_topic} process",
+        "decode",
+        "store",
+        f"{ingested_topic} publish",
+    } <= names
+    process_span = next(s for s in trace_spans if s.name == f"{received_topic} process")
+    assert process_span.attributes["messaging.system"] == "kafka"
+
+    # No patient data in any span: no patient id, UID or name from the header.
+    identifying = {row["PatientID"], row["SOPInstanceUID"], row["StudyInstanceUID"], row["SeriesInstanceUID"]}
+    for span in trace_spans:
+        text = json.dumps({k: str(v) for k, v in (span.attributes or {}).items()}) + span.name
+        assert not any(value and value in text for value in identifying), span.name
+
+
+def test_health_readiness_and_metrics(worker_in_process, kafka_settings, s3_settings):
+    port = worker_in_process.health.port
+    assert _get(port, "/healthz")[0] == 200
+    assert json.loads(_get(port, "/readyz")[1])["status"] == "ready"
+    stream = Stream(kafka_settings, s3_settings)
+    try:
+        sent = stream.send_all([b"definitely not a radiograph"])
+    finally:
+        stream.close()
+    collect_outcomes(kafka_settings, sent, timeout_s=60)
+    status, body = _get(port, "/metrics")
+    assert status == 200
+    assert 'samx_ingest_rejected_total{reason="not_an_image"} 1.0' in body.decode()
+    assert _get(port, "/nope")[0] == 404
+
+
+def test_malformed_messages_are_dead_lettered_and_the_worker_goes_on(worker_in_process, kafka_settings, s3_settings):
+    producer = KafkaProducer(**kafka_settings.client_kwargs(), acks="all")
+    topic = kafka_settings.topic(RadiographReceived.TOPIC)
+    producer.send(topic, b"{not json")
+    producer.send(topic, json.dumps({"site_id": "x", "sha256": "nope"}).encode())
+    producer.flush()
+    producer.close()
+    stream = Stream(kafka_settings, s3_settings)
+    try:
+        sent = stream.send_all([(sorted((unifesp_dir() / "images").glob("*.png"))[1]).read_bytes()])
+    finally:
+        stream.close()
+    outcomes = collect_outcomes(kafka_settings, sent, timeout_s=60)
+    assert isinstance(outcomes.distinct(sent[0].event_id)[0], RadiographIngested)
+    dead = []
+    with EventReader(kafka_settings, [DeadLetter.TOPIC], from_beginning=True) as reader:
+        for event in reader.events(timeout_s=60):
+            dead.append(event)
+            if len(dead) == 2:
+                break
+    assert len(dead) == 2
+    assert all(isinstance(d, DeadLetter) and d.reason == "invalid_event" for d in dead)
+    assert {d.value for d in dead} == {b"{not json", json.dumps({"site_id": "x", "sha256": "nope"}).encode()}

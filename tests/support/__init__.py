@@ -1,0 +1,1 @@
+"""Test corpora builders shared by integration tests and benchmarks."""
