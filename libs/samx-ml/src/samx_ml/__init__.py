@@ -1,0 +1,1 @@
+"""SAM-X model code (torch only)."""
