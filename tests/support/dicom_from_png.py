@@ -110,7 +110,9 @@ def _header(row: dict[str, str], shape: tuple[int, int], monochrome1: bool) -> D
     ds.PatientBirthDate = ""
     ds.PatientSex = ""
     if row.get("PatientAge"):
-        ds.PatientAge = row["PatientAge"]
+        # The CSV holds ages such as '60Y'; the AS value representation wants three digits ('060Y').
+        age = row["PatientAge"].strip()
+        ds.PatientAge = age[:-1].zfill(3) + age[-1] if age[:-1].isdigit() else age
     ds.PatientIdentityRemoved = "YES" if (row.get("PatientIdentityRemoved") or "yes").lower() == "yes" else "NO"
     ds.DeidentificationMethod = "Pseudonymized by the data set's publisher (UIDs, PatientID)"
     ds.StudyInstanceUID = row["StudyInstanceUID"]

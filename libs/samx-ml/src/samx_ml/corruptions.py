@@ -69,8 +69,9 @@ def burnt_in_text(x: torch.Tensor, seed: int = 0, n_boxes: int = 4) -> torch.Ten
         for _ in range(n_boxes):
             bh = int(h * (0.03 + 0.03 * torch.rand(1, generator=g).item()))
             bw = int(w * (0.10 + 0.20 * torch.rand(1, generator=g).item()))
-            top = int((h - bh) * (0.1 * torch.rand(1, generator=g).item() + (0.88 if torch.rand(1, generator=g) < 0.5 else 0)))
-            left = int((w - bw) * (0.1 * torch.rand(1, generator=g).item() + (0.88 if torch.rand(1, generator=g) < 0.5 else 0)))
+            u = torch.rand(4, generator=g).tolist()
+            top = int(h * (0.02 + 0.06 * u[0])) if u[1] < 0.5 else h - bh - int(h * (0.02 + 0.06 * u[0]))
+            left = int(w * (0.02 + 0.06 * u[2])) if u[3] < 0.5 else w - bw - int(w * (0.02 + 0.06 * u[2]))
             cols = torch.arange(bw, device=x.device)
             stripes = ((cols // max(1, bh // 3)) % 3 != 0).float()  # gaps between "characters"
             out[i, 0, top : top + bh, left : left + bw] = torch.maximum(

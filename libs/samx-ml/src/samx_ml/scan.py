@@ -13,8 +13,31 @@ import torch.nn.functional as F
 from torch import nn
 
 
+class Standardize(nn.Module):
+    """Per-dimension z-score with statistics fixed from the data: (B, D) -> (B, D).
+
+    Frozen backbone features are L2-normalized (norm 1): fed raw, a freshly initialized linear head
+    gives almost uniform predictions, a flat start for the SCAN loss. Standardized, the logits start at
+    a useful scale.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor) -> Standardize:
+        self.mean.copy_(x.float().mean(0))
+        self.std.copy_(x.float().std(0).clamp_min(1e-6))
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
 class ClusterHeads(nn.Module):
-    """H independent linear heads on the same features.
+    """H independent linear heads on the same (standardized) features.
 
     - input: features (B, in_dim)
     - output: logits (H, B, K)
@@ -22,6 +45,7 @@ class ClusterHeads(nn.Module):
 
     def __init__(self, in_dim: int, n_clusters: int, n_heads: int = 5) -> None:
         super().__init__()
+        self.norm = Standardize(in_dim)
         self.heads = nn.ModuleList(nn.Linear(in_dim, n_clusters) for _ in range(n_heads))
 
     @property
@@ -29,7 +53,12 @@ class ClusterHeads(nn.Module):
         return len(self.heads)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm(x)
         return torch.stack([h(x) for h in self.heads])
+
+    def single(self, h: int) -> nn.Sequential:
+        """Head h alone, with the standardization: (B, in_dim) -> (B, K)."""
+        return nn.Sequential(self.norm, self.heads[h])
 
 
 def scan_loss(

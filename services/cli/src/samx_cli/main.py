@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from samx_core.bus import PublishFailedError, RetryableError
 
 from samx_cli.config import get_cli_settings, stack_environment
 from samx_cli.stack.manager import ALL_COMPONENTS, LocalStack
@@ -79,8 +80,12 @@ def send(
     files = collect_files(paths)
     if not files:
         raise typer.BadParameter("no files found under the given paths")
-    with open_sender(stack_environment(settings), site or settings.site_id) as sender:
-        sent = send_files(sender, files)
+    try:
+        with open_sender(stack_environment(settings), site or settings.site_id) as sender:
+            sent = send_files(sender, files)
+    except (RetryableError, PublishFailedError) as error:
+        console.print(f"[red]sending stopped: {error}[/red]; files already announced are safe, re-sending is harmless")
+        raise typer.Exit(1) from None
     console.print(f"sent {len(sent)} files")
 
 

@@ -146,16 +146,18 @@ class LocalStack:
         }
 
     def environment(self, config: dict | None = None) -> dict[str, str]:
+        """The ``SAMX_*`` variables of the components that are running now."""
         config = config or self._config()
+        running = {name for name in config.get("components", []) if self.process(name).running()}
         env: dict[str, str] = {}
-        if "kafka" in config.get("components", []):
+        if "kafka" in running:
             env["SAMX_KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{config['kafka_port']}"
-        if "minio" in config.get("components", []):
+        if "minio" in running:
             env |= {
                 "SAMX_S3_ENDPOINT": f"127.0.0.1:{config['minio_port']}",
                 "SAMX_S3_ACCESS_KEY": config["minio_access_key"],
                 "SAMX_S3_SECRET_KEY": config["minio_secret_key"],
             }
-        if "ray" in config.get("components", []):
+        if "ray" in running:
             env["SAMX_RAY_ADDRESS"] = f"127.0.0.1:{config['ray_port']}"
         return env

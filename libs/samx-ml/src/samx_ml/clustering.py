@@ -1,0 +1,172 @@
+"""SCAN clustering (step 3) and self-labeling (step 4) on a frozen backbone.
+
+Van Gansbeke et al., ECCV 2020, arXiv:2005.12320. As in SCAN's ImageNet setting, only the cluster heads
+are trained; the backbone's features of several augmented views per image are computed once into a
+feature bank (V, N, D), which makes hundreds of SCAN epochs cost seconds even on a CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from samx_ml.augment import AugmentConfig
+from samx_ml.pretext import embed
+from samx_ml.profiles import ScanConfig, SelfLabelConfig
+from samx_ml.runtime import EpochPlanner, Progress, ProgressFn
+from samx_ml.scan import ClusterHeads, scan_loss
+from samx_ml.self_label import count_nonempty, self_label_loss
+
+
+@torch.no_grad()
+def feature_bank(
+    backbone: torch.nn.Module,
+    images: torch.Tensor,
+    size: int,
+    n_views: int,
+    augment: AugmentConfig,
+    device: torch.device,
+) -> torch.Tensor:
+    """(V, N, D) L2-normalized features: view 0 is the eval view, views 1..V-1 random augmentations."""
+    views = [embed(backbone, images, size, device)]
+    views += [embed(backbone, images, size, device, augment=augment) for _ in range(n_views - 1)]
+    return F.normalize(torch.stack(views), dim=-1)
+
+
+@dataclass
+class ScanResult:
+    heads: ClusterHeads
+    best_head: int
+    head_losses: list[float]
+    epochs: int
+    seconds: float
+    self_label: dict = field(default_factory=dict)
+
+    def head(self) -> torch.nn.Sequential:
+        """The kept head: (B, D) features -> (B, K) logits."""
+        return self.heads.single(self.best_head)
+
+
+def _random_views(bank: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    v = torch.randint(0, bank.shape[0], (len(idx),), device=bank.device)
+    return bank[v, idx]
+
+
+def train_scan(
+    bank: torch.Tensor,
+    neighbors: torch.Tensor,
+    n_clusters: int,
+    cfg: ScanConfig,
+    progress: ProgressFn | None = None,
+    budget_s: float | None = None,
+    seed: int = 0,
+) -> ScanResult:
+    """Train ``cfg.n_heads`` heads with the SCAN loss; bank (V, N, D), neighbors (N, k) indices."""
+    torch.manual_seed(seed)
+    dev = bank.device
+    n, k = neighbors.shape
+    heads = ClusterHeads(bank.shape[-1], n_clusters, cfg.n_heads).to(dev)
+    heads.norm.fit(bank[0])
+    opt = torch.optim.Adam(heads.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    bs, planner, epoch = min(cfg.batch_size, n), EpochPlanner(cfg.epochs, budget_s), 0
+    while True:
+        t0, total = time.perf_counter(), 0.0
+        perm = torch.randperm(n, device=dev)
+        for start in range(0, n, bs):
+            idx = perm[start : start + bs]
+            nb = neighbors[idx, torch.randint(0, k, (len(idx),), device=dev)]
+            a_logits, n_logits = heads(_random_views(bank, idx)), heads(_random_views(bank, nb))
+            loss = sum(scan_loss(a_logits[h], n_logits[h], cfg.entropy_weight)[0] for h in range(heads.n_heads))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() / heads.n_heads
+        epoch += 1
+        epoch_s = time.perf_counter() - t0
+        go_on = planner.after_epoch(epoch, epoch_s)
+        if progress and (epoch % 20 == 0 or not go_on):
+            progress(Progress("scan", epoch, planner.epochs, total * bs / n, n / epoch_s, planner.eta(epoch, epoch_s)))
+        if not go_on:
+            break
+    head_losses = _head_losses(heads, bank, neighbors, cfg.entropy_weight)
+    best = int(torch.tensor(head_losses).argmin())
+    return ScanResult(heads.eval(), best, head_losses, epoch, planner.elapsed())
+
+
+@torch.no_grad()
+def _head_losses(heads: ClusterHeads, bank: torch.Tensor, neighbors: torch.Tensor, w: float) -> list[float]:
+    """Full-data SCAN loss of every head on the eval view, averaged over all k neighbours."""
+    logits = heads(bank[0])  # (H, N, K)
+    return [
+        float(sum(scan_loss(logits[h], logits[h][neighbors[:, j]], w)[0] for j in range(neighbors.shape[1])))
+        / neighbors.shape[1]
+        for h in range(heads.n_heads)
+    ]
+
+
+def self_label(
+    scan: ScanResult,
+    bank: torch.Tensor,
+    cfg: SelfLabelConfig,
+    progress: ProgressFn | None = None,
+    budget_s: float | None = None,
+) -> ScanResult:
+    """Fine-tune the best head on its own confident predictions (eval view -> augmented views).
+
+    Collapse guard: when the number of non-empty clusters drops by more than ``collapse_tolerance``,
+    the head is rolled back to its last good state and self-labeling stops (reported in ``self_label``).
+    """
+    head = scan.head()
+    k = head[-1].out_features
+    start_nonempty = count_nonempty(head(bank[0]).argmax(1), k)
+    report = {"enabled": cfg.enabled, "nonempty_before": start_nonempty, "collapsed": False, "epochs": 0}
+    if not cfg.enabled:
+        scan.self_label = report
+        return scan
+    opt = torch.optim.Adam(head.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    good = copy.deepcopy(head.state_dict())
+    n, bs, planner, epoch = bank.shape[1], 512, EpochPlanner(cfg.epochs, budget_s), 0
+    while True:
+        t0, total, n_conf = time.perf_counter(), 0.0, 0
+        perm = torch.randperm(n, device=bank.device)
+        for start in range(0, n, bs):
+            idx = perm[start : start + bs]
+            with torch.no_grad():
+                weak = head(bank[0, idx])
+            loss, c = self_label_loss(weak, head(_random_views(bank, idx)), cfg.threshold)
+            n_conf += c
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+        epoch += 1
+        with torch.no_grad():
+            nonempty = count_nonempty(head(bank[0]).argmax(1), k)
+        if n_conf == 0:
+            report["note"] = f"no prediction above {cfg.threshold}: nothing to self-label"
+            break
+        if nonempty < start_nonempty * (1 - cfg.collapse_tolerance):
+            head.load_state_dict(good)
+            report.update(collapsed=True, note=f"clusters emptied ({nonempty}/{start_nonempty}): rolled back")
+            break
+        good = copy.deepcopy(head.state_dict())
+        report.update(epochs=epoch, confident_fraction=n_conf / n, nonempty_after=nonempty)
+        go_on = planner.after_epoch(epoch, time.perf_counter() - t0)
+        if progress and (epoch % 10 == 0 or not go_on):
+            progress(Progress("self-label", epoch, planner.epochs, total, n / (time.perf_counter() - t0), 0.0))
+        if not go_on:
+            break
+    scan.self_label = report
+    return scan
+
+
+@torch.no_grad()
+def assign(head: torch.nn.Module, features: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Cluster assignment of (N, D) features: cluster, confidence, second-best cluster (each (N,))."""
+    probs = F.softmax(head(F.normalize(features, dim=-1)).float(), dim=1)  # the bank is L2-normalized too
+    top = probs.topk(2, dim=1)
+    return {"cluster": top.indices[:, 0], "confidence": top.values[:, 0], "second": top.indices[:, 1], "probs": probs}
