@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-.PHONY: setup demo test bench-ingest schemas down lint
+.PHONY: setup demo test bench-ingest schemas down lint test-deploy kind-deploy kind-e2e
 
 setup:
 	@./scripts/setup.sh
@@ -27,3 +27,13 @@ lint:
 
 down:
 	uv run samx stack down
+
+## Chart and image checks only (helm lint/template, schemas, security), and the kind cluster path.
+test-deploy: setup
+	uv run pytest tests/deploy -q
+
+kind-deploy: setup
+	k8s/deploy.sh
+
+kind-e2e:
+	k8s/e2e.sh

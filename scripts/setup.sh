@@ -19,7 +19,7 @@ apt_install() {
 command -v java >/dev/null || apt_install openjdk-17-jre-headless
 command -v mvn >/dev/null || apt_install maven
 if ! command -v go >/dev/null; then
-  say "Go >= 1.24 is needed to build the MinIO server (https://go.dev/doc/install, or your distribution's golang package)"
+  say "Go >= 1.26 is needed to build the MinIO server and the deployment tools (https://go.dev/doc/install, or your distribution's golang package)"
   exit 1
 fi
 
@@ -29,5 +29,8 @@ if ! command -v uv >/dev/null; then
 fi
 say "python workspace (uv sync --locked)"
 uv sync --locked --quiet
+command -v shellcheck >/dev/null || apt_install shellcheck
+say "deployment tools (helm, helm-unittest, samx-dockerlint; built once into .samx/build/bin)"
+./scripts/build-deploy-tools.sh
 say "local stack programs (built once into .samx/build)"
 uv run --quiet samx stack build
