@@ -110,4 +110,13 @@ def get_profile(name: str) -> Profile:
             SelfLabelConfig(epochs=50),
             ClassifierConfig(image_size=224, epochs=60, batch_size=128),
         )
-    raise ValueError(f"unknown profile {name!r}: ci, dev or gpu")
+    if name == "gpu-r50":
+        # The wider backbone with a longer phase-2 schedule; the second H200 run (bench/results).
+        return Profile(
+            name,
+            PretextConfig(arch="resnet50", image_size=224, epochs=1000, batch_size=256),
+            ScanConfig(epochs=300, n_views=10),
+            SelfLabelConfig(epochs=50),
+            ClassifierConfig(image_size=224, epochs=300, batch_size=128),
+        )
+    raise ValueError(f"unknown profile {name!r}: ci, dev, gpu or gpu-r50")
