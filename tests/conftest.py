@@ -17,6 +17,10 @@ from samx_cli.workers import start_ingest_workers
 from samx_core.settings import KafkaSettings, S3Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Ray workers started by tests run this interpreter and venv directly. Under 'uv run', Ray would build a
+# per-worker uv environment first (a minute per start). Read by Ray when it is first imported.
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 BUILD_DIR = Path(os.environ.get("SAMX_BUILD", REPO_ROOT / ".samx" / "build"))
 
 

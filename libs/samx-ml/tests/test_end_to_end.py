@@ -1,6 +1,7 @@
 """Tiny end to end on real radiographs: SimCLR 1 epoch (32 px) -> kNN -> SCAN -> metrics -> phase 2 step."""
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,9 @@ from samx_ml.neighbors import mine_neighbors
 from samx_ml.pretext import train_pretext
 from samx_ml.profiles import ClassifierConfig, PretextConfig, ScanConfig, SelfLabelConfig
 
-DATA = Path(__file__).resolve().parents[4] / "shared" / "datasets" / "unifesp-dev"
+DATA = (
+    Path(os.environ.get("SAMX_DATASETS", Path(__file__).resolve().parents[4] / "shared" / "datasets")) / "unifesp-dev"
+)
 
 
 def _load(n: int, size: int):

@@ -108,6 +108,31 @@ def demo(
     raise typer.Exit(code)
 
 
+@app.command("phase1")
+def phase1(
+    profile: Annotated[str, typer.Option(help="ci | dev | gpu")] = "ci",
+    labels: Annotated[Path | None, typer.Option(help="labels.csv with ground truth, for metrics")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Run id; the same id resumes from its last checkpoint")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Ray Train workers (SAMX_TRAINER_NUM_WORKERS)")] = None,
+) -> None:
+    """Phase 1: cluster the archive (SimCLR on Ray Train + SCAN) against the local stack's environment."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    # Ray workers on this machine share the CLI's venv; Ray's per-worker 'uv run' environment would only
+    # rebuild it (a minute per run).
+    env = {"RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0", **os.environ, **stack_environment(get_cli_settings())}
+    if workers:
+        env["SAMX_TRAINER_NUM_WORKERS"] = str(workers)
+    exe = shutil.which("samx-trainer") or str(Path(sys.executable).parent / "samx-trainer")
+    command = [exe, "phase1", "--profile", profile]
+    command += ["--labels", str(labels.resolve())] if labels else []
+    command += ["--run-id", run_id] if run_id else []
+    raise typer.Exit(subprocess.run(command, env=env, check=False).returncode)
+
+
 @dev_app.command("export-schemas")
 def export_schemas(directory: Path = Path("libs/samx-core/schemas")) -> None:
     """Regenerate the JSON Schemas of the event contracts."""

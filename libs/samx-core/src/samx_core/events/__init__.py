@@ -2,6 +2,7 @@
 topic creation and consumers use."""
 
 from samx_core.events.base import Event, ObjectRef
+from samx_core.events.clustering_completed import ClusteringCompleted
 from samx_core.events.dead_letter import DeadLetter
 from samx_core.events.radiograph_duplicate import RadiographDuplicate
 from samx_core.events.radiograph_ingested import RadiographIngested
@@ -14,6 +15,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     RadiographRejected,
     RadiographDuplicate,
     DeadLetter,
+    ClusteringCompleted,
 )
 
 
@@ -27,6 +29,7 @@ def event_type_for_topic(topic: str) -> type[Event]:
 __all__ = [
     "ALL_EVENTS",
     "MAX_INLINE_BYTES",
+    "ClusteringCompleted",
     "DeadLetter",
     "Event",
     "ObjectRef",

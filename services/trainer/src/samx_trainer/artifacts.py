@@ -1,0 +1,97 @@
+"""The run's artifacts, written under ``<runs prefix>/<run id>/`` in the archive bucket: assignments,
+per-cluster summaries and montages, embeddings, metrics, histograms and a markdown report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+from samx_core.events.base import ObjectRef
+from samx_core.storage import ObjectStore
+
+from samx_trainer.clustering import Clustering
+from samx_trainer.data import buffer_png
+
+
+def assignments_csv(image_ids: list[str], c: Clustering) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["image_id", "cluster", "confidence", "second"])
+    for i, image_id in enumerate(image_ids):
+        writer.writerow([image_id, int(c.cluster[i]), f"{c.confidence[i]:.6f}", int(c.second[i])])
+    return out.getvalue().encode()
+
+
+def cluster_summaries(image_ids: list[str], c: Clustering, n_best: int, n_worst: int) -> list[dict]:
+    """One entry per cluster (empty ones too): size, mean confidence, exemplars, least confident."""
+    out = []
+    for k in range(c.k):
+        members = np.flatnonzero(c.cluster == k)
+        order = members[np.argsort(-c.confidence[members], kind="stable")]
+        out.append(
+            {
+                "cluster": k,
+                "size": int(len(members)),
+                "mean_confidence": float(c.confidence[members].mean()) if len(members) else None,
+                "exemplars": [image_ids[i] for i in order[:n_best]],
+                "least_confident": [image_ids[i] for i in order[::-1][:n_worst]],
+            }
+        )
+    return out
+
+
+def montage(images: torch.Tensor, idx: list[int], grid: int = 4) -> bytes:
+    """(grid x grid) tiles of uint8 (N, 1, S, S) images, row-major, most confident first; PNG bytes."""
+    s = images.shape[-1]
+    canvas = np.zeros((grid * s, grid * s), dtype=np.uint8)
+    for t, i in enumerate(idx[: grid * grid]):
+        r, col = divmod(t, grid)
+        canvas[r * s : (r + 1) * s, col * s : (col + 1) * s] = images[i, 0].numpy()
+    return buffer_png(canvas)
+
+
+def histogram_png(values: np.ndarray, bins: int, title: str, range_: tuple[float, float] | None = None) -> bytes:
+    """A plain bar chart of ``np.histogram(values)`` (no plotting dependency)."""
+    counts, edges = np.histogram(values, bins=bins, range=range_)
+    w, h, pad = 480, 260, 30
+    img = Image.new("L", (w, h), 255)
+    draw = ImageDraw.Draw(img)
+    draw.text((pad, 6), f"{title}  (n={len(values)}, {edges[0]:.3g}..{edges[-1]:.3g})", fill=0)
+    top = max(int(counts.max()), 1)
+    bw = (w - 2 * pad) / len(counts)
+    for b, n in enumerate(counts):
+        y = h - pad - (h - 2 * pad - 10) * n / top
+        draw.rectangle([pad + b * bw, y, pad + (b + 1) * bw - 1, h - pad], fill=90)
+    draw.line([pad, h - pad, w - pad, h - pad], fill=0)
+    draw.text((pad, h - pad + 6), f"{edges[0]:.3g}", fill=0)
+    draw.text((w - pad - 30, h - pad + 6), f"{edges[-1]:.3g}", fill=0)
+    draw.text((4, pad), str(top), fill=0)
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue()
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    np.save(out, array.astype(np.float32), allow_pickle=False)
+    return out.getvalue()
+
+
+class RunArtifacts:
+    """Writes objects under one run's prefix and remembers their references."""
+
+    def __init__(self, store: ObjectStore, bucket: str, prefix: str) -> None:
+        self.store, self.bucket, self.prefix = store, bucket, prefix.rstrip("/") + "/"
+        self.refs: dict[str, ObjectRef] = {}
+
+    def put(self, name: str, data: bytes, content_type: str) -> ObjectRef:
+        ref = self.store.put_bytes(self.bucket, self.prefix + name, data, content_type=content_type).ref()
+        self.refs[name] = ref
+        return ref
+
+    def put_json(self, name: str, document: object) -> ObjectRef:
+        return self.put(name, json.dumps(document, indent=1, default=float).encode(), "application/json")

@@ -1,0 +1,139 @@
+"""Phase 1 end to end: archive -> pretext on Ray Train -> SCAN clustering -> artifacts -> event."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import ray
+from samx_core.bus import EventPublisher, ensure_topics
+from samx_core.events import ClusteringCompleted
+from samx_core.storage import ObjectStore
+from samx_ml.profiles import get_profile
+from samx_ml.runtime import pick_device
+
+from samx_trainer.artifacts import (
+    RunArtifacts,
+    assignments_csv,
+    cluster_summaries,
+    histogram_png,
+    montage,
+    npy_bytes,
+)
+from samx_trainer.clustering import cluster_radiographs, number_of_clusters
+from samx_trainer.data import load_radiographs
+from samx_trainer.labels import clustering_metrics, label_sets_for, read_labels
+from samx_trainer.pretext_ray import run_pretext
+from samx_trainer.report import render_report
+from samx_trainer.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def _connect_ray(settings: Settings) -> bool:
+    """Connect to the configured cluster, or start a local one; True when this call started it."""
+    if ray.is_initialized():
+        return False
+    ray.init(address=settings.ray.address, include_dashboard=False, log_to_driver=True)
+    return True
+
+
+def run_phase1(
+    settings: Settings,
+    profile_name: str,
+    *,
+    run_id: str | None = None,
+    labels_csv: Path | None = None,
+    publish: bool = True,
+) -> ClusteringCompleted:
+    t0 = time.perf_counter()
+    run_id = run_id or new_run_id()
+    ts, s3 = settings.trainer, settings.s3
+    profile = get_profile(profile_name)
+    if ts.pretext_epochs:
+        profile = replace(profile, pretext=replace(profile.pretext, epochs=ts.pretext_epochs))
+    table = read_labels(labels_csv) if labels_csv else None  # fail early on a bad file
+    store = ObjectStore(s3)
+
+    data = load_radiographs(store, s3.archive_bucket, profile.pretext.image_size, threads=ts.load_threads)
+    k = number_of_clusters(len(data.image_ids), ts.n_clusters)
+    log.info("run %s: %d radiographs (%d skipped), K=%d", run_id, len(data.image_ids), len(data.skipped), k)
+
+    started_ray = _connect_ray(settings)
+    try:
+        pretext = run_pretext(data.images, profile.pretext, ts, s3, run_id)
+    finally:
+        if started_ray:
+            ray.shutdown()
+
+    device = pick_device(ts.device)
+    c = cluster_radiographs(
+        pretext.backbone, data.images, profile, k, device, with_self_label=ts.self_label, seed=ts.seed
+    )
+
+    metrics = None
+    if table is not None:
+        metrics = clustering_metrics(c.cluster, label_sets_for(data.image_ids, data.sha256, table), k)
+
+    prefix = f"{ts.runs_prefix.strip('/')}/{run_id}"
+    out = RunArtifacts(store, s3.archive_bucket, prefix)
+    out.put("assignments.csv", assignments_csv(data.image_ids, c), "text/csv")
+    clusters = cluster_summaries(data.image_ids, c, ts.exemplars, ts.least_confident)
+    out.put_json("clusters.json", {"run_id": run_id, "k": k, "clusters": clusters})
+    for entry in clusters:
+        if entry["size"]:
+            members = np.flatnonzero(c.cluster == entry["cluster"])
+            best = members[np.argsort(-c.confidence[members], kind="stable")].tolist()
+            out.put(f"montages/cluster-{entry['cluster']:04d}.png", montage(data.images, best), "image/png")
+    out.put("embeddings.npy", npy_bytes(c.embeddings), "application/octet-stream")
+    out.put_json("image_ids.json", data.image_ids)
+    out.put("cluster_sizes.png", histogram_png(np.bincount(c.cluster, minlength=k), 20, "cluster sizes"), "image/png")
+    out.put("confidence.png", histogram_png(c.confidence, 20, "assignment confidence", (0.0, 1.0)), "image/png")
+    if metrics is not None:
+        out.put_json("metrics.json", metrics)
+    summary = {
+        "run_id": run_id,
+        "profile": profile.name,
+        "n_images": len(data.image_ids),
+        "n_skipped": len(data.skipped),
+        "n_clusters": k,
+        "num_workers": ts.num_workers,
+        "pretext_epochs": pretext.epochs,
+        "pretext_final_loss": pretext.losses[-1],
+        "pretext_images_per_s": float(np.mean(pretext.images_per_s)),
+        "checkpoint": pretext.checkpoint_path,
+        "scan": c.scan,
+        "seconds": time.perf_counter() - t0,
+    }
+    out.put_json("summary.json", {**summary, "skipped": data.skipped, "losses": pretext.losses})
+    out.put("report.md", render_report(summary, clusters, metrics).encode(), "text/markdown")
+
+    event = ClusteringCompleted(
+        run_id=run_id,
+        profile=profile.name,
+        n_images=len(data.image_ids),
+        n_skipped=len(data.skipped),
+        n_clusters=k,
+        artifacts_prefix=prefix + "/",
+        assignments=out.refs["assignments.csv"],
+        clusters=out.refs["clusters.json"],
+        embeddings=out.refs["embeddings.npy"],
+        image_ids=out.refs["image_ids.json"],
+        report=out.refs["report.md"],
+        metrics_file=out.refs.get("metrics.json"),
+        metrics={k_: float(v) for k_, v in metrics.items()} if metrics else None,
+    )
+    if publish:
+        ensure_topics(settings.kafka, [ClusteringCompleted.TOPIC])
+        with EventPublisher(settings.kafka) as publisher:
+            publisher.publish_and_wait(event, key=run_id)
+    log.info("run %s done in %.0fs: %s", run_id, time.perf_counter() - t0, prefix)
+    return event

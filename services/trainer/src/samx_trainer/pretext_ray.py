@@ -1,0 +1,195 @@
+"""SimCLR pretext (Chen et al., arXiv:2002.05709) as a Ray Train ``TorchTrainer`` job with DDP.
+
+The model pieces come from ``samx_ml`` unchanged (backbone, projection head, batched augmentations,
+NT-Xent); this module only adds the distribution: the image tensor travels once through the Ray object
+store, every rank trains on its own shard (rank r takes images r, r + W, ...), gradients are averaged by
+DDP (``prepare_model``), and rank 0 writes a checkpoint every few epochs into the run's storage in MinIO.
+A restarted worker group, or a re-run with the same run id, resumes from the last checkpoint.
+
+NT-Xent negatives are the other views of the same rank's batch (no cross-rank gather), as in SCAN's
+single-GPU pretext configs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import ray
+import ray.train
+import ray.train.torch
+import torch
+from samx_core.settings import S3Settings
+from samx_ml.augment import AugmentConfig, random_view
+from samx_ml.backbone import Backbone, build_backbone
+from samx_ml.profiles import PretextConfig
+from samx_ml.runtime import autocast, setup_device, to_device, warmup_cosine
+from samx_ml.simclr import ProjectionHead, nt_xent_loss
+from torch import nn
+
+from samx_trainer.settings import TrainerSettings
+from samx_trainer.storage_fs import s3_filesystem
+
+STATE_FILE = "pretext.pt"
+
+
+class SimCLRModel(nn.Module):
+    """Backbone f(.) then projection head g(.): (B, 1, S, S) -> (B, proj_dim)."""
+
+    def __init__(self, cfg: PretextConfig) -> None:
+        super().__init__()
+        self.backbone = build_backbone(cfg.arch)
+        self.head = ProjectionHead(self.backbone.feature_dim, cfg.proj_hidden, cfg.proj_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+
+@dataclass
+class PretextRun:
+    backbone: Backbone
+    epochs: int
+    losses: list[float] = field(default_factory=list)
+    images_per_s: list[float] = field(default_factory=list)
+    checkpoint_path: str = ""
+    resumed_at: list[int] = field(default_factory=list)  # epochs a restarted run continued from
+
+
+def _config_from_dict(d: dict) -> PretextConfig:
+    d = dict(d)
+    d["augment"] = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["augment"].items()})
+    return PretextConfig(**d)
+
+
+def _restore(model: nn.Module, opt: torch.optim.Optimizer) -> tuple[int, list[float], list[float], list[int]]:
+    """(next epoch, losses, rates, epochs resumed at) from Ray Train's latest checkpoint, if any."""
+    ckpt = ray.train.get_checkpoint()
+    if ckpt is None:
+        return 0, [], [], []
+    with ckpt.as_directory() as d:
+        state = torch.load(os.path.join(d, STATE_FILE), map_location="cpu", weights_only=False)
+    inner = model.module if hasattr(model, "module") else model
+    inner.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    return state["epoch"], state["losses"], state["rates"], [*state.get("resumed_at", []), state["epoch"]]
+
+
+def train_loop(config: dict) -> None:
+    """Per-rank Ray Train loop. config: images (ObjectRef of uint8 (N, 1, S, S)), pretext (dict), ..."""
+    cfg = _config_from_dict(config["pretext"])
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    torch.set_num_threads(max(1, int(config.get("threads", 1))))
+    torch.manual_seed(config.get("seed", 0) + rank)
+    device = ray.train.torch.get_device()
+    setup_device(device)
+    images: torch.Tensor = ray.get(config["images"])
+    shard = images[rank::world].to(device)
+    n_min = len(images) // world  # every rank runs the same number of steps (DDP needs it)
+    bs = max(2, min(cfg.batch_size // world, n_min))
+    steps = max(1, n_min // bs)
+    model = ray.train.torch.prepare_model(to_device(SimCLRModel(cfg), device))
+    base_lr = cfg.lr_per_256 * bs * world / 256
+    opt = torch.optim.SGD(model.parameters(), lr=base_lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    start, losses, rates, resumed_at = _restore(model, opt)
+    if resumed_at and rank == 0:
+        print(f"[pretext] resumed from the checkpoint of epoch {start}", flush=True)
+    model.train()
+    for epoch in range(start, cfg.epochs):
+        t0 = time.perf_counter()
+        perm = torch.randperm(len(shard), device=device)
+        total = 0.0
+        for s in range(steps):
+            for group in opt.param_groups:
+                group["lr"] = base_lr * warmup_cosine((epoch + s / steps) / cfg.epochs, cfg.warmup_frac)
+            x = shard[perm[s * bs : (s + 1) * bs]]
+            v = torch.cat([random_view(x, cfg.image_size, cfg.augment), random_view(x, cfg.image_size, cfg.augment)])
+            if device.type == "cuda":
+                v = v.contiguous(memory_format=torch.channels_last)
+            with autocast(device):
+                z = model(v)
+            loss = nt_xent_loss(z[: len(x)], z[len(x) :], cfg.temperature)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach())
+        epoch_s = time.perf_counter() - t0
+        losses.append(total / steps)
+        rates.append(steps * bs * world / epoch_s)  # images (each seen as 2 views) per second, all ranks
+        metrics = {"epoch": epoch + 1, "loss": losses[-1], "images_per_s": rates[-1], "epoch_s": epoch_s}
+        last = epoch + 1 == cfg.epochs
+        if rank == 0:
+            eta = (cfg.epochs - epoch - 1) * epoch_s
+            print(
+                f"[pretext] epoch {epoch + 1}/{cfg.epochs} loss {losses[-1]:.4f} {rates[-1]:.1f} img/s ETA {eta:.0f}s",
+                flush=True,
+            )
+        if rank == 0 and ((epoch + 1) % config["checkpoint_every"] == 0 or last):
+            with tempfile.TemporaryDirectory() as d:
+                inner = model.module if hasattr(model, "module") else model
+                state = {
+                    "model": inner.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "epoch": epoch + 1,
+                    "losses": losses,
+                    "rates": rates,
+                    "resumed_at": resumed_at,
+                    "arch": cfg.arch,
+                }
+                torch.save(state, os.path.join(d, STATE_FILE))
+                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(d))
+        else:
+            ray.train.report(metrics)
+
+
+def run_pretext(
+    images: torch.Tensor, cfg: PretextConfig, trainer: TrainerSettings, s3: S3Settings, run_id: str
+) -> PretextRun:
+    """Train on the Ray cluster ``ray.init`` connected to; checkpoints under
+    ``<archive bucket>/<runs prefix>/<run id>/pretext/`` in the object store."""
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    use_gpu = torch.cuda.is_available()
+    images_ref = ray.put(images)
+    storage_path = f"{s3.archive_bucket}/{trainer.runs_prefix.strip('/')}/{run_id}"
+    torch_trainer = TorchTrainer(
+        train_loop,
+        train_loop_config={
+            "images": images_ref,
+            "pretext": dataclasses.asdict(cfg),
+            "checkpoint_every": trainer.checkpoint_every,
+            "threads": trainer.cpus_per_worker,
+            "seed": trainer.seed,
+        },
+        scaling_config=ScalingConfig(
+            num_workers=trainer.num_workers,
+            use_gpu=use_gpu,
+            resources_per_worker=None if use_gpu else {"CPU": trainer.cpus_per_worker},
+        ),
+        run_config=RunConfig(
+            name="pretext",
+            storage_path=storage_path,
+            storage_filesystem=s3_filesystem(s3),
+            failure_config=FailureConfig(max_failures=trainer.max_failures),
+            checkpoint_config=CheckpointConfig(num_to_keep=2),
+        ),
+    )
+    result = torch_trainer.fit()
+    if result.checkpoint is None:
+        raise RuntimeError(f"pretext run {run_id} ended without a checkpoint: {result.error}")
+    with result.checkpoint.as_directory() as d:
+        state = torch.load(os.path.join(d, STATE_FILE), map_location="cpu", weights_only=False)
+    model = SimCLRModel(cfg)
+    model.load_state_dict(state["model"])
+    return PretextRun(
+        backbone=model.backbone.eval(),
+        epochs=state["epoch"],
+        losses=state["losses"],
+        images_per_s=state["rates"],
+        checkpoint_path=f"s3://{result.checkpoint.path}",
+        resumed_at=state.get("resumed_at", []),
+    )

@@ -1,0 +1,214 @@
+"""Phase 1 through the real stack: radiographs ingested by real workers into MinIO, the pretext trained
+by Ray Train (checkpoints in MinIO), SCAN clustering, artifacts in the archive and the
+``clustering.completed`` event on Kafka. The clusters must beat the raw-pixel k-means floor computed here
+on the same radiographs with the same K."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import signal
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import ray
+import torch
+from PIL import Image
+from samx_core.bus.reader import EventReader
+from samx_core.events import ClusteringCompleted, RadiographIngested
+from samx_core.storage import ObjectStore
+from samx_ml.labelsets import parse_label_sets
+from samx_ml.profiles import get_profile
+from samx_trainer.data import Phase1DataError
+from samx_trainer.job import run_phase1
+from samx_trainer.pretext_ray import run_pretext
+from samx_trainer.settings import RaySettings, Settings, TrainerSettings
+from sklearn.cluster import KMeans
+from sklearn.metrics import normalized_mutual_info_score
+
+from tests.support.datasets import load_unifesp_labels
+from tests.support.stream import Stream, collect_outcomes
+
+pytestmark = pytest.mark.integration
+
+# Four regions that look different on a radiograph, 30 each: a set where 2 CPU minutes of SimCLR can
+# learn something, with the over-clustering rule's K = 6 (samx_ml.k_rule) for 120 images.
+REGIONS = ("chest", "knee", "pelvis", "cervical_spine")
+PER_REGION = 30
+TIME_LIMIT_S = 240
+# The ci profile's 8 epochs are 8 SGD steps on 120 images; 40 give SimCLR something to learn in ~1.5 min.
+PRETEXT_EPOCHS = 40
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[tuple[bytes, str]]:
+    by_region: dict[str, list[tuple[bytes, str]]] = defaultdict(list)
+    seen: set[bytes] = set()
+    for image in load_unifesp_labels(labeled_only=True):
+        if len(image.labels) == 1 and image.labels[0] in REGIONS and len(by_region[image.labels[0]]) < PER_REGION:
+            data = image.path.read_bytes()
+            digest = hashlib.sha256(data).digest()
+            if digest not in seen:  # the archive has a few copies of the same file
+                seen.add(digest)
+                by_region[image.labels[0]].append((data, image.labels[0]))
+    assert all(len(by_region[r]) == PER_REGION for r in REGIONS)
+    return [item for r in REGIONS for item in by_region[r]]
+
+
+def _settings(s3, kafka, **trainer) -> Settings:
+    return Settings(TrainerSettings(**trainer), s3, kafka, RaySettings(address=None))
+
+
+def _ingest(corpus, kafka_settings, s3_settings, ingest_workers) -> list[RadiographIngested]:
+    ingest_workers(2)
+    stream = Stream(kafka_settings, s3_settings)
+    try:
+        sent = stream.send_all([data for data, _ in corpus])
+    finally:
+        stream.close()
+    outcomes = collect_outcomes(kafka_settings, sent, timeout_s=180)
+    ingested = [outcomes.distinct(e.event_id)[0] for e in sent]
+    assert all(isinstance(o, RadiographIngested) for o in ingested)
+    return ingested
+
+
+def _raw_pixel_floor(corpus, k: int) -> float:
+    """k-means on raw 32 x 32 pixels (the issue's floor), mean NMI over three seeds."""
+    x = (
+        np.stack(
+            [
+                np.asarray(Image.open(io.BytesIO(d)).convert("L").resize((32, 32), Image.Resampling.BOX))
+                for d, _ in corpus
+            ]
+        ).reshape(len(corpus), -1)
+        / 255.0
+    )
+    y = parse_label_sets([label for _, label in corpus]).primary
+    return float(
+        np.mean([normalized_mutual_info_score(y, KMeans(k, n_init=3, random_state=s).fit_predict(x)) for s in range(3)])
+    )
+
+
+@pytest.fixture
+def local_ray():
+    # RAY_ENABLE_UV_RUN_RUNTIME_ENV=0 (tests/conftest.py): workers run this venv directly.
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=True)
+    yield
+    ray.shutdown()
+
+
+def test_phase1_sorts_the_archive_and_beats_the_pixel_floor(
+    corpus, kafka_settings, s3_settings, ingest_workers, local_ray, tmp_path
+):
+    ingested = _ingest(corpus, kafka_settings, s3_settings, ingest_workers)
+    labels_csv = tmp_path / "labels.csv"
+    with labels_csv.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sha256", "labels"])
+        writer.writerows((hashlib.sha256(d).hexdigest(), label) for d, label in corpus)
+
+    started = time.monotonic()
+    event = run_phase1(
+        _settings(s3_settings, kafka_settings, num_workers=2, pretext_epochs=PRETEXT_EPOCHS, checkpoint_every=10),
+        "ci",
+        run_id="phase1-test",
+        labels_csv=labels_csv,
+    )
+    took = time.monotonic() - started
+    print(f"phase 1 (ci, {len(corpus)} radiographs, 2 Ray workers): {took:.0f}s, metrics {event.metrics}")
+    assert took < TIME_LIMIT_S
+
+    store = ObjectStore(s3_settings)
+    bucket, prefix = s3_settings.archive_bucket, event.artifacts_prefix
+    rows = list(csv.DictReader(io.StringIO(store.get_bytes(bucket, prefix + "assignments.csv").decode())))
+    assert sorted(r["image_id"] for r in rows) == sorted(o.image_id for o in ingested)
+    assert all(0 <= int(r["cluster"]) < event.n_clusters and 0 < float(r["confidence"]) <= 1 for r in rows)
+    assert all(r["second"] != r["cluster"] for r in rows)
+
+    clusters = json.loads(store.get_bytes(bucket, prefix + "clusters.json"))["clusters"]
+    assert sum(c["size"] for c in clusters) == len(corpus) and len(clusters) == event.n_clusters
+    for c in clusters:
+        if c["size"]:
+            assert c["exemplars"] and store.exists(bucket, f"{prefix}montages/cluster-{c['cluster']:04d}.png")
+    embeddings = np.load(io.BytesIO(store.get_bytes(bucket, prefix + "embeddings.npy")))
+    assert embeddings.shape[0] == len(corpus) == len(json.loads(store.get_bytes(bucket, prefix + "image_ids.json")))
+    for name in ("report.md", "metrics.json", "cluster_sizes.png", "confidence.png"):
+        assert store.exists(bucket, prefix + name), name
+    assert any(k.endswith("pretext.pt") for k in store.list_keys(bucket, prefix + "pretext/")), "checkpoint in MinIO"
+
+    with EventReader(kafka_settings, [ClusteringCompleted.TOPIC], from_beginning=True) as reader:
+        published = [e for e in reader.events(timeout_s=20, idle_s=5) if e.run_id == event.run_id]
+    assert published and published[0].assignments == event.assignments
+
+    floor = _raw_pixel_floor(corpus, event.n_clusters)
+    print(f"NMI {event.metrics['nmi']:.3f} vs raw-pixel k-means floor {floor:.3f} (K={event.n_clusters})")
+    assert event.metrics["nmi"] > floor + 0.03
+
+
+def test_an_empty_archive_is_a_clear_error(kafka_settings, s3_settings):
+    ObjectStore(s3_settings).ensure_buckets(s3_settings.archive_bucket)
+    with pytest.raises(Phase1DataError, match="no ingested radiographs"):
+        run_phase1(_settings(s3_settings, kafka_settings), "ci", run_id="empty", publish=False)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Process ids below ``pid`` (from /proc), so the test kills only what its own Ray started."""
+    parents: dict[int, list[int]] = defaultdict(list)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(fields[1])].append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        out += children
+        todo += children
+    return out
+
+
+def _train_worker_pids() -> list[int]:
+    pids = []
+    for pid in _descendants(os.getpid()):
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::RayTrainWorker"):
+                pids.append(pid)
+        except OSError:
+            continue
+    return pids
+
+
+def test_a_killed_worker_resumes_from_the_last_checkpoint(corpus, s3_settings, local_ray):
+    """Kill one DDP rank after two checkpoints reached MinIO: Ray Train restarts the worker group,
+    which continues from that checkpoint (not from epoch 0) and finishes the schedule."""
+    store = ObjectStore(s3_settings)
+    store.ensure_buckets(s3_settings.archive_bucket)
+    cfg = replace(get_profile("ci").pretext, image_size=32, epochs=12)
+    images = torch.from_numpy(
+        np.stack([np.asarray(Image.open(io.BytesIO(d)).convert("L").resize((32, 32))) for d, _ in corpus[::2]])
+    )[:, None]
+    trainer = TrainerSettings(num_workers=2, checkpoint_every=2, max_failures=2)
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(run_pretext, images, cfg, trainer, s3_settings, "resume-test")
+        prefix = f"{trainer.runs_prefix}/resume-test/pretext/"
+        deadline = time.monotonic() + 180
+        # two checkpoints in MinIO: the first one is surely registered with the run by now
+        while sum(k.endswith("pretext.pt") for k in store.list_keys(s3_settings.archive_bucket, prefix)) < 2:
+            assert time.monotonic() < deadline and not future.done(), "no checkpoint reached MinIO"
+            time.sleep(0.5)
+        victims = _train_worker_pids()
+        assert victims, "no Ray Train worker process found"
+        os.kill(victims[-1], signal.SIGKILL)
+        run = future.result(timeout=300)
+    assert run.epochs == cfg.epochs
+    assert run.resumed_at and run.resumed_at[0] >= trainer.checkpoint_every, run.resumed_at
+    assert len(run.losses) == cfg.epochs
