@@ -5,6 +5,10 @@ summary. Phase 1, labeling, phase 2 and serving join this same command as they a
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -31,30 +35,47 @@ def run_demo(
     keep_running: bool,
     timeout_s: float,
     console: Console,
+    phase1_profile: str | None = "ci",
 ) -> int:
     if not data.is_dir():
         console.print(f"[red]no data folder at {data}[/red] (the bundled sample is data/sample)")
         return 2
     files = collect_files([data])
-    console.rule("1/3 local stack")
+    steps = 4 if phase1_profile else 3
+    console.rule(f"1/{steps} local stack")
     stack.up()
     env = stack_environment(settings)
     ensure_topics(kafka_settings(env), [event.TOPIC for event in ALL_EVENTS])
-    console.rule(f"2/3 ingest: {workers} worker process(es)")
+    console.rule(f"2/{steps} ingest: {workers} worker process(es)")
     started_workers = start_ingest_workers(settings.state_dir, env, workers)
     try:
-        console.rule(f"3/3 streaming {len(files)} files from {data}")
+        console.rule(f"3/{steps} streaming {len(files)} files from {data}")
         with EventReader(kafka_settings(env), OUTCOME_TOPICS) as reader:
             started = time.perf_counter()
             with open_sender(env, settings.site_id) as sender:
                 sent = send_files(sender, files)
             summary = await_outcomes(reader, {event.event_id for event in sent}, started=started, timeout_s=timeout_s)
         _print_summary(console, summary, s3_settings(env).archive_bucket, env)
-        return 0 if summary.missing == 0 else 1
+        if summary.missing:
+            return 1
+        if phase1_profile:
+            console.rule(f"4/{steps} phase 1: clustering the archive ({phase1_profile} profile, Ray Train + SCAN)")
+            return _run_phase1(env, phase1_profile, data / "labels.csv")
+        return 0
     finally:
         if not keep_running:
             for process, _ in started_workers:
                 process.stop()
+
+
+def _run_phase1(env: dict[str, str], profile: str, labels: Path) -> int:
+    """Phase 1 runs as its own process (the trainer service's entry point), on the stack's Ray head."""
+    trainer = shutil.which("samx-trainer") or str(Path(sys.executable).parent / "samx-trainer")
+    command = [trainer, "phase1", "--profile", profile]
+    command += ["--labels", str(labels.resolve())] if labels.exists() else []
+    # Ray workers on this machine share this venv; no per-worker 'uv run' environment.
+    child_env = {**os.environ, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0", **env}
+    return subprocess.run(command, env=child_env, check=False).returncode
 
 
 def _print_summary(console: Console, summary: IngestSummary, bucket: str, env: dict[str, str]) -> None:

@@ -97,13 +97,21 @@ def demo(
     workers: Annotated[int, typer.Option(min=1, max=8, help="Ingest worker processes")] = 2,
     keep_running: Annotated[bool, typer.Option(help="Leave the workers and stack running afterwards")] = True,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the ingest to finish")] = 600,
+    phase1: Annotated[str, typer.Option(help="Phase-1 profile (ci|dev|gpu), or 'none' to stop after ingest")] = "ci",
 ) -> None:
     """Run the sorting pipeline on a data set (the bundled sample by default)."""
     from samx_cli.demo import run_demo
 
     settings = get_cli_settings()
     code = run_demo(
-        settings, _stack(), data=data, workers=workers, keep_running=keep_running, timeout_s=timeout, console=console
+        settings,
+        _stack(),
+        data=data,
+        workers=workers,
+        keep_running=keep_running,
+        timeout_s=timeout,
+        console=console,
+        phase1_profile=None if phase1 == "none" else phase1,
     )
     raise typer.Exit(code)
 

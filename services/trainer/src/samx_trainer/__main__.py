@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     p1.add_argument("--no-publish", action="store_true", help="do not publish clustering.completed")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # a line per connection otherwise
 
     from samx_trainer.job import run_phase1
     from samx_trainer.settings import get_settings

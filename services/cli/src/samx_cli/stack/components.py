@@ -144,6 +144,12 @@ class MinioServer:
             return response.status == 200
 
 
+#: Ray replaces 127.0.0.1 in a bootstrap address by the machine's routable IP, where a loopback-only head
+#: is not listening; in its single-machine mode (this switch, named for Windows/macOS) it stays on loopback.
+#: The head and every driver connecting to it need it.
+LOOPBACK_RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+
+
 @dataclass
 class RayHead:
     """``ray start --head --block`` in its own process group: stopping the group stops raylet and
@@ -158,8 +164,23 @@ class RayHead:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def auth_token_file(self) -> Path:
+        return self.state_dir / "ray" / "auth_token"
+
     def prepare(self) -> None:
         (self.state_dir / "ray").mkdir(parents=True, exist_ok=True)
+        if not self.auth_token_file.exists():
+            import secrets
+
+            self.auth_token_file.write_text(secrets.token_hex(32))
+            self.auth_token_file.chmod(0o600)
+
+    def client_env(self) -> dict[str, str]:
+        """What a driver needs to reach this head: loopback mode and the head's own auth token (Ray turns
+        token authentication on by itself when it finds ~/.ray/auth_token; pinning both sides avoids a
+        head and a driver that disagree)."""
+        return {**LOOPBACK_RAY_ENV, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(self.auth_token_file)}
 
     def command(self) -> list[str]:
         import shutil
@@ -190,7 +211,7 @@ class RayHead:
         return Path(tempfile.gettempdir()) / f"samx-ray-{self.port}"
 
     def env(self) -> dict[str, str]:
-        return {"RAY_USAGE_STATS_ENABLED": "0"}
+        return {"RAY_USAGE_STATS_ENABLED": "0", **self.client_env()}
 
     def ready(self) -> bool:
         return tcp_open(self.port) and tcp_open(self.dashboard_port)

@@ -160,4 +160,5 @@ class LocalStack:
             }
         if "ray" in running:
             env["SAMX_RAY_ADDRESS"] = f"127.0.0.1:{config['ray_port']}"
+            env |= self.servers(config)["ray"].client_env()
         return env
