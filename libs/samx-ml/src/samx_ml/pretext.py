@@ -7,6 +7,7 @@ Images are uint8 tensors (N, 1, H, W) moved to the device once; augmentations ru
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -34,6 +35,19 @@ class PretextResult:
     seconds: float
     images_per_s: float  # augmented views through forward + backward per second (2 per image)
     losses: list[float] = field(default_factory=list)
+
+
+def simclr_batch_loss(
+    encode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, cfg: PretextConfig, device: torch.device
+) -> torch.Tensor:
+    """One SimCLR step's loss: two random views of a uint8 batch x (B, 1, H, W) -> encode -> z (2B, D)
+    -> NT-Xent (scalar). Shared by the single-process loop here and the Ray Train loop of the trainer."""
+    v = torch.cat([random_view(x, cfg.image_size, cfg.augment), random_view(x, cfg.image_size, cfg.augment)])
+    if device.type == "cuda":
+        v = v.contiguous(memory_format=torch.channels_last)
+    with autocast(device):
+        z = encode(v)
+    return nt_xent_loss(z[: len(x)], z[len(x) :], cfg.temperature)
 
 
 def train_pretext(
@@ -69,13 +83,7 @@ def train_pretext(
         for s in range(steps):
             for group in opt.param_groups:
                 group["lr"] = base_lr * warmup_cosine((epoch + s / steps) / planner.epochs, cfg.warmup_frac)
-            x = x_all[perm[s * bs : (s + 1) * bs]]
-            v = torch.cat([random_view(x, cfg.image_size, cfg.augment), random_view(x, cfg.image_size, cfg.augment)])
-            if device.type == "cuda":
-                v = v.contiguous(memory_format=torch.channels_last)
-            with autocast(device):
-                z = head(backbone(v))
-            loss = nt_xent_loss(z[: len(x)], z[len(x) :], cfg.temperature)
+            loss = simclr_batch_loss(lambda v: head(backbone(v)), x_all[perm[s * bs : (s + 1) * bs]], cfg, device)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

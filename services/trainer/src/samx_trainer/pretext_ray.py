@@ -23,11 +23,12 @@ import ray.train
 import ray.train.torch
 import torch
 from samx_core.settings import S3Settings
-from samx_ml.augment import AugmentConfig, random_view
+from samx_ml.augment import AugmentConfig
 from samx_ml.backbone import Backbone, build_backbone
+from samx_ml.pretext import simclr_batch_loss
 from samx_ml.profiles import PretextConfig
-from samx_ml.runtime import autocast, setup_device, to_device, warmup_cosine
-from samx_ml.simclr import ProjectionHead, nt_xent_loss
+from samx_ml.runtime import setup_device, to_device, warmup_cosine
+from samx_ml.simclr import ProjectionHead
 from torch import nn
 
 from samx_trainer.settings import TrainerSettings
@@ -105,13 +106,7 @@ def train_loop(config: dict) -> None:
         for s in range(steps):
             for group in opt.param_groups:
                 group["lr"] = base_lr * warmup_cosine((epoch + s / steps) / cfg.epochs, cfg.warmup_frac)
-            x = shard[perm[s * bs : (s + 1) * bs]]
-            v = torch.cat([random_view(x, cfg.image_size, cfg.augment), random_view(x, cfg.image_size, cfg.augment)])
-            if device.type == "cuda":
-                v = v.contiguous(memory_format=torch.channels_last)
-            with autocast(device):
-                z = model(v)
-            loss = nt_xent_loss(z[: len(x)], z[len(x) :], cfg.temperature)
+            loss = simclr_batch_loss(model, shard[perm[s * bs : (s + 1) * bs]], cfg, device)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
