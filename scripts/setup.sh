@@ -30,6 +30,10 @@ fi
 say "python workspace (uv sync --locked)"
 uv sync --locked --quiet
 command -v shellcheck >/dev/null || apt_install shellcheck
+# The labeling service's tests run against a real PostgreSQL (started by the tests, on loopback) and its
+# web UI is tested in Debian's Chromium driven by Playwright.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || apt_install postgresql
+command -v chromium >/dev/null || apt_install chromium
 say "deployment tools (helm, helm-unittest, samx-dockerlint; built once into .samx/build/bin)"
 ./scripts/build-deploy-tools.sh
 say "local stack programs (built once into .samx/build)"

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from samx_core.imaging import to_uint8_square
 from samx_core.storage import ObjectMissingError
 from samx_trainer.artifacts import assignments_csv, cluster_summaries, histogram_png, montage
 from samx_trainer.clustering import Clustering, number_of_clusters
-from samx_trainer.data import Phase1DataError, load_radiographs, to_uint8_square
+from samx_trainer.data import Phase1DataError, load_radiographs
 from samx_trainer.labels import label_sets_for, read_labels
 from samx_trainer.settings import TrainerSettings
 

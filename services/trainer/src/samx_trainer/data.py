@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 from samx_core.events import RadiographIngested
-from samx_core.imaging import load_derivative
+from samx_core.imaging import load_derivative, to_uint8_square
 from samx_core.storage import ObjectStore
 
 from samx_trainer.progress import ProgressBar
@@ -34,15 +34,6 @@ class RadiographSet:
     images: torch.Tensor  # (N, 1, S, S) uint8
     sha256: list[str]
     skipped: dict[str, str] = field(default_factory=dict)  # meta key or image id -> why
-
-
-def to_uint8_square(pixels: np.ndarray, size: int) -> np.ndarray:
-    """2-D uint8/uint16 pixels -> (size, size) uint8, antialiased resize (the aspect ratio is not kept)."""
-    if pixels.dtype == np.uint16:
-        pixels = np.round(pixels.astype(np.float32) / 257.0).astype(np.uint8)
-    elif pixels.dtype != np.uint8:
-        raise ValueError(f"unexpected pixel type {pixels.dtype}")
-    return np.asarray(Image.fromarray(pixels).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None))
 
 
 def _load_one(store: ObjectStore, bucket: str, meta_key: str, size: int) -> tuple[str, str, np.ndarray]:

@@ -4,6 +4,9 @@ topic creation and consumers use."""
 from samx_core.events.base import Event, ObjectRef
 from samx_core.events.clustering_completed import ClusteringCompleted
 from samx_core.events.dead_letter import DeadLetter
+from samx_core.events.labels_published import LabelsPublished
+from samx_core.events.model_published import ModelPublished
+from samx_core.events.radiograph_classified import ClassificationFlags, RadiographClassified, ScoredLabel
 from samx_core.events.radiograph_duplicate import RadiographDuplicate
 from samx_core.events.radiograph_ingested import RadiographIngested
 from samx_core.events.radiograph_received import MAX_INLINE_BYTES, RadiographReceived
@@ -16,6 +19,9 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     RadiographDuplicate,
     DeadLetter,
     ClusteringCompleted,
+    LabelsPublished,
+    ModelPublished,
+    RadiographClassified,
 )
 
 
@@ -29,13 +35,18 @@ def event_type_for_topic(topic: str) -> type[Event]:
 __all__ = [
     "ALL_EVENTS",
     "MAX_INLINE_BYTES",
+    "ClassificationFlags",
     "ClusteringCompleted",
     "DeadLetter",
     "Event",
+    "LabelsPublished",
+    "ModelPublished",
     "ObjectRef",
+    "RadiographClassified",
     "RadiographDuplicate",
     "RadiographIngested",
     "RadiographReceived",
     "RadiographRejected",
+    "ScoredLabel",
     "event_type_for_topic",
 ]

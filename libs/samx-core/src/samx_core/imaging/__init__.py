@@ -4,6 +4,7 @@ PNG derivatives SAM-X stores and trains on."""
 from samx_core.imaging.decode import DecodedRadiograph, decode_radiograph
 from samx_core.imaging.derivatives import encode_derivative_png, encode_thumbnail_png, load_derivative
 from samx_core.imaging.errors import InputRejected, RadiographRejected
+from samx_core.imaging.model_input import to_uint8_square
 
 __all__ = [
     "DecodedRadiograph",
@@ -13,4 +14,5 @@ __all__ = [
     "encode_derivative_png",
     "encode_thumbnail_png",
     "load_derivative",
+    "to_uint8_square",
 ]

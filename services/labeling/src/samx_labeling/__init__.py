@@ -1,0 +1,1 @@
+"""SAM-X labeling service."""

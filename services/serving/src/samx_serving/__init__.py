@@ -1,0 +1,1 @@
+"""SAM-X serving: Ray Serve classification and Grad-CAM."""
