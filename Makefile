@@ -13,8 +13,10 @@ demo: setup
 
 ## Unit, integration (real Kafka + MinIO, started by the tests) and end-to-end tests.
 # pytest's exit code 5 (nothing collected) fails the run: a run that tested nothing must not pass.
+# PYTHONFAULTHANDLER: a native crash (also one after the summary, at interpreter exit) prints the Python
+# stacks of every thread instead of a bare exit code 139.
 test: setup
-	@uv run pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+	@PYTHONFAULTHANDLER=1 uv run pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 bench-ingest: setup
 	uv run python bench/ingest.py

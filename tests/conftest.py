@@ -21,6 +21,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # Ray workers started by tests run this interpreter and venv directly. Under 'uv run', Ray would build a
 # per-worker uv environment first (a minute per start). Read by Ray when it is first imported.
 os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+# Before pyarrow is first imported (by Ray): see samx_cli.stack.components.ARROW_ENV.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 BUILD_DIR = Path(os.environ.get("SAMX_BUILD", REPO_ROOT / ".samx" / "build"))
 
 

@@ -149,6 +149,11 @@ class MinioServer:
 #: The head and every driver connecting to it need it.
 LOOPBACK_RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
+#: pyarrow 25/26 wheels bundle a mimalloc whose per-thread init can crash a process that allocates from
+#: short-lived threads (apache/arrow#50471, #50908); Ray Data, Ray Train's storage and our checkpoints all
+#: allocate Arrow memory from pool threads. The system allocator sidesteps it at no cost we can measure.
+ARROW_ENV = {"ARROW_DEFAULT_MEMORY_POOL": "system"}
+
 
 @dataclass
 class RayHead:
@@ -180,7 +185,12 @@ class RayHead:
         """What a driver needs to reach this head: loopback mode and the head's own auth token (Ray turns
         token authentication on by itself when it finds ~/.ray/auth_token; pinning both sides avoids a
         head and a driver that disagree)."""
-        return {**LOOPBACK_RAY_ENV, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(self.auth_token_file)}
+        return {
+            **LOOPBACK_RAY_ENV,
+            **ARROW_ENV,
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN_PATH": str(self.auth_token_file),
+        }
 
     def command(self) -> list[str]:
         import shutil
