@@ -6,6 +6,7 @@ from samx_core.events.clustering_completed import ClusteringCompleted
 from samx_core.events.dead_letter import DeadLetter
 from samx_core.events.labels_published import LabelsPublished
 from samx_core.events.model_published import ModelPublished
+from samx_core.events.phase1_requested import Phase1Requested
 from samx_core.events.radiograph_classified import ClassificationFlags, RadiographClassified, ScoredLabel
 from samx_core.events.radiograph_duplicate import RadiographDuplicate
 from samx_core.events.radiograph_ingested import RadiographIngested
@@ -18,6 +19,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     RadiographRejected,
     RadiographDuplicate,
     DeadLetter,
+    Phase1Requested,
     ClusteringCompleted,
     LabelsPublished,
     ModelPublished,
@@ -41,6 +43,7 @@ __all__ = [
     "Event",
     "LabelsPublished",
     "ModelPublished",
+    "Phase1Requested",
     "ObjectRef",
     "RadiographClassified",
     "RadiographDuplicate",
