@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Creates the kind cluster (if absent), installs KubeRay, builds and loads the images, creates the S3
-# Secret with random keys (if absent), and installs the chart with ci/kind-values.yaml; waits for every
-# rollout. Idempotent: re-running upgrades the release.
+# Creates the kind cluster (if absent), installs KubeRay, builds and loads the images, creates the
+# Secrets with random values (if absent: S3 keys, PostgreSQL password, a labeling admin token), and
+# installs the chart with ci/kind-values.yaml; waits for every rollout and for the serving RayService.
+# Idempotent: re-running upgrades the release.
 set -euo pipefail
 # shellcheck source=k8s/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -28,6 +29,16 @@ if ! kube -n "$NAMESPACE" get secret samx-s3 >/dev/null 2>&1; then
     --from-literal=secret-key="$(openssl rand -hex 24)"
 fi
 
+if ! kube -n "$NAMESPACE" get secret samx-postgresql >/dev/null 2>&1; then
+  say "creating Secret samx-postgresql with a random password (dev PostgreSQL and the labeling service)"
+  kube -n "$NAMESPACE" create secret generic samx-postgresql --from-literal=password="$(openssl rand -hex 24)"
+fi
+if ! kube -n "$NAMESPACE" get secret samx-labeling-tokens >/dev/null 2>&1; then
+  say "creating Secret samx-labeling-tokens: one random admin token (k8s/e2e.sh reads it back)"
+  kube -n "$NAMESPACE" create secret generic samx-labeling-tokens \
+    --from-literal=tokens.json="{\"$(openssl rand -hex 24)\": {\"user\": \"kind-admin\", \"role\": \"admin\"}}"
+fi
+
 say "helm dependency build charts/samx (kuberay-operator, off in the kind values)"
 "$HELM" dependency build charts/samx
 
@@ -41,5 +52,8 @@ say "helm upgrade --install $RELEASE (namespace $NAMESPACE, charts/samx/ci/kind-
 for workload in $(kube -n "$NAMESPACE" get deployments,statefulsets -l "app.kubernetes.io/instance=$RELEASE" -o name); do
   kube -n "$NAMESPACE" rollout status "$workload" --timeout=300s
 done
+# KubeRay reports the Serve application's health on the RayService (pulling the Ray image is the slow part)
+say "waiting for rayservice/$RELEASE-serving (Ready)"
+kube -n "$NAMESPACE" wait "rayservice/$RELEASE-serving" --for=condition=Ready --timeout=900s
 kube -n "$NAMESPACE" get pods -o wide
 say "deployed; run k8s/e2e.sh"

@@ -10,8 +10,9 @@ RELEASE="${SAMX_HELM_RELEASE:-samx}"
 IMAGE_REPOSITORY="${SAMX_IMAGE_REPOSITORY:-samx}"
 IMAGE_TAG="${SAMX_IMAGE_TAG:-0.1.0}"
 KUBERAY_VERSION="1.7.0"
+RAY_VERSION="2.60.0"  # uv.lock's ray; the Ray images' base tag
 KUBERAY_REPO="https://ray-project.github.io/kuberay-helm/"
-export CLUSTER NAMESPACE RELEASE IMAGE_REPOSITORY IMAGE_TAG KUBERAY_VERSION KUBERAY_REPO
+export CLUSTER NAMESPACE RELEASE IMAGE_REPOSITORY IMAGE_TAG KUBERAY_VERSION KUBERAY_REPO RAY_VERSION
 
 # helm: the pinned one that scripts/build-deploy-tools.sh builds, else the one on PATH
 if [ -x "$REPO_ROOT/.samx/build/bin/helm" ]; then

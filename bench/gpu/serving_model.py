@@ -65,8 +65,12 @@ def main() -> None:
     model = Classifier(Backbone("resnet18"), 22).to(device).eval()
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    result: dict = {"device": str(torch.cuda.get_device_name() if device.type == "cuda" else "cpu"),
-                    "image_size": cfg.image_size, "forward": {}, "gradcam": {}}
+    result: dict = {
+        "device": str(torch.cuda.get_device_name() if device.type == "cuda" else "cpu"),
+        "image_size": cfg.image_size,
+        "forward": {},
+        "gradcam": {},
+    }
 
     for batch in (1, 8, 32, 128):
         x = eval_transform(images[:batch].to(device), cfg.image_size)
@@ -80,7 +84,9 @@ def main() -> None:
         print(f"forward  batch {batch:4d}: {result['forward'][batch]:9.1f} img/s", flush=True)
     for batch in (1, 8, 32):
         x = eval_transform(images[:batch].to(device), cfg.image_size)
-        result["gradcam"][batch] = rate(lambda x=x: grad_cam(model, x, "backbone.net.layer4"), batch, args.seconds, device)
+        result["gradcam"][batch] = rate(
+            lambda x=x: grad_cam(model, x, "backbone.net.layer4"), batch, args.seconds, device
+        )
         print(f"gradcam  batch {batch:4d}: {result['gradcam'][batch]:9.1f} img/s", flush=True)
     f1 = result["forward"][1]
     result["forward_ratio_to_batch1"] = {b: r / f1 for b, r in result["forward"].items()}

@@ -78,6 +78,11 @@ class Rendered:
         return matches[0]
 
 
+def launcher_files(result: Rendered) -> dict[str, str]:
+    """The trainer-launcher's ConfigMap: its script and the RayJob template per phase."""
+    return result.named("ConfigMap", "samx-trainer-launcher")["data"]
+
+
 def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run([str(tool("helm")), *args], capture_output=True, text=True, timeout=120)
     if check and proc.returncode != 0:

@@ -49,6 +49,16 @@ def workloads(result: Rendered) -> list[dict[str, Any]]:
     return [d for d in result.docs if any(True for _ in pod_specs(d))]
 
 
+def rayjob_templates(result: Rendered) -> list[dict[str, Any]]:
+    """The RayJobs the trainer-launcher submits, as the chart renders them into its ConfigMap."""
+    return [
+        yaml.safe_load(text)
+        for cm in result.of_kind("ConfigMap")
+        for key, text in cm.get("data", {}).items()
+        if key.endswith(".yaml")
+    ]
+
+
 def component(doc: dict[str, Any]) -> str:
     return doc["metadata"]["labels"]["app.kubernetes.io/component"]
 
@@ -99,11 +109,27 @@ def test_kuberay_dependency_matches_the_crds() -> None:
 def test_one_template_renders_every_component(rendered: dict[str, Rendered]) -> None:
     """STYLE.md: a components map rendered by one template, not a template per service."""
     sources = re.findall(r"^# Source: samx/templates/(\S+)$", rendered["default"].text, re.M)
-    assert set(sources) <= {"components.yaml", "kafka-dev.yaml", "minio-dev.yaml", "bootstrap-job.yaml"}
+    assert set(sources) <= {
+        "components.yaml",
+        "components-network.yaml",
+        "components-rayjobs.yaml",
+        "kafka-dev.yaml",
+        "minio-dev.yaml",
+        "postgresql-dev.yaml",
+        "bootstrap-job.yaml",
+    }
     templates = {p.name for p in (CHART / "templates").iterdir()}
-    assert not any("ingest" in name for name in templates), templates
+    for service in ("ingest", "labeling", "serving", "trainer", "launcher"):
+        assert not any(service in name for name in templates), templates
     deployments = rendered["default"].of_kind("Deployment")
-    assert {component(d) for d in deployments} == {"ingest-worker", "ingest-cstore"}
+    assert {component(d) for d in deployments} == {
+        "ingest-worker",
+        "ingest-cstore",
+        "labeling",
+        "serving-sort",
+        "trainer-launcher",
+    }
+    assert [component(d) for d in rendered["default"].of_kind("RayService")] == ["serving"]
 
 
 def test_component_kinds(rendered: dict[str, Rendered]) -> None:
@@ -122,7 +148,7 @@ def test_component_kinds(rendered: dict[str, Rendered]) -> None:
 def test_dev_infrastructure_is_conditional(rendered: dict[str, Rendered]) -> None:
     for name in ("default", "kind"):
         sets = {d["metadata"]["name"]: d for d in rendered[name].of_kind("StatefulSet")}
-        assert set(sets) == {"samx-kafka", "samx-minio"}
+        assert set(sets) == {"samx-kafka", "samx-minio", "samx-postgresql"}
         kafka = sets["samx-kafka"]["spec"]["template"]["spec"]["containers"][0]
         assert re.fullmatch(r"apache/kafka:4\.1\.\d+", kafka["image"])
         env = {e["name"]: e.get("value") for e in kafka["env"]}
@@ -169,7 +195,10 @@ def test_services_get_their_settings(rendered: dict[str, Rendered]) -> None:
 def test_every_pod_is_locked_down(rendered: dict[str, Rendered], values: str) -> None:
     result = rendered[values]
     accounts = {d["metadata"]["name"]: d for d in result.of_kind("ServiceAccount")}
-    found = workloads(result)
+    # a token only where a RoleBinding gives it something to do: the trainer-launcher, nowhere else
+    bound = {s["name"] for b in result.of_kind("RoleBinding") for s in b["subjects"]}
+    assert bound == {"samx-trainer-launcher"}
+    found = workloads(result) + rayjob_templates(result)
     assert found
     for doc in found:
         for where, pod in pod_specs(doc):
@@ -177,9 +206,16 @@ def test_every_pod_is_locked_down(rendered: dict[str, Rendered], values: str) ->
             assert pod["securityContext"]["runAsNonRoot"] is True, name
             assert pod["securityContext"]["runAsUser"] > 0, name
             assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
-            assert pod["automountServiceAccountToken"] is False, name
+            assert pod["automountServiceAccountToken"] is (pod["serviceAccountName"] in bound), name
             assert pod["serviceAccountName"] in accounts, f"{name}: its ServiceAccount is not rendered"
-            assert accounts[pod["serviceAccountName"]]["automountServiceAccountToken"] is False
+            account = accounts[pod["serviceAccountName"]]
+            assert account["automountServiceAccountToken"] is (pod["serviceAccountName"] in bound), name
+            for container in pod.get("initContainers", []) + pod["containers"]:
+                context = container["securityContext"]
+                assert context["readOnlyRootFilesystem"] is True, name
+                assert context["allowPrivilegeEscalation"] is False, name
+                assert context["capabilities"]["drop"] == ["ALL"], name
+                assert container["resources"]["limits"] and container["resources"]["requests"], name
             assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC"), name
             volumes = {v["name"]: v for v in pod.get("volumes", [])}
             for container in pod.get("initContainers", []) + pod["containers"]:
@@ -205,7 +241,7 @@ def test_no_credentials_in_manifests(rendered: dict[str, Rendered], values: str)
     assert not result.of_kind("ConfigMap") or all(
         not SECRET_ENV.search(k) for cm in result.of_kind("ConfigMap") for k in cm.get("data", {})
     )
-    for doc in workloads(result):
+    for doc in workloads(result) + rayjob_templates(result):
         for _, pod in pod_specs(doc):
             for container in pod.get("initContainers", []) + pod["containers"]:
                 for env in container.get("env", []):
@@ -322,24 +358,30 @@ def test_cstore_accepts_dicom_from_the_configured_peers(chart: Path, rendered: d
 
 def gpu_requests(result: Rendered) -> dict[str, dict[str, Any]]:
     found = {}
-    for doc in workloads(result):
+    for doc in workloads(result) + rayjob_templates(result):
         for where, pod in pod_specs(doc):
             for container in pod["containers"]:
                 limits = container["resources"].get("limits", {})
                 if "nvidia.com/gpu" in limits:
-                    found[f"{doc['metadata']['name']} {where}"] = pod
+                    found[f"{doc['kind']}/{doc['metadata']['name']} {where}"] = pod
     return found
 
 
 def test_gpus_only_where_asked(chart: Path, rendered: dict[str, Rendered]) -> None:
-    for name in VALUES:
-        assert not gpu_requests(rendered[name]), f"{name}: no component asks for a GPU yet"
+    for name in ("default", "kind"):
+        assert not gpu_requests(rendered[name]), f"{name}: no GPU without the cluster's gpu block"
         assert "nvidia.com/gpu" not in json.dumps(
             [d for d in rendered[name].docs if d["kind"] != "NetworkPolicy"]
         ).replace('"nvidia.com/gpu.present"', "")
+    # on the GPU cluster: the Ray worker groups of serving and of the phase 1/2 RayJobs, nothing else
+    assert set(gpu_requests(rendered["gpu"])) == {
+        "RayService/samx-serving worker group gpu",
+        "RayJob/samx-phase1 worker group gpu",
+        "RayJob/samx-phase2 worker group gpu",
+    }
     gpu_file = VALUES["gpu"]
     on = render(chart, gpu_file, sets=["components.ingest-worker.gpu=true"])
-    (pod,) = gpu_requests(on).values()
+    pod = gpu_requests(on)["Deployment/samx-ingest-worker template"]
     container = pod["containers"][0]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert container["resources"]["requests"]["nvidia.com/gpu"] == "1"

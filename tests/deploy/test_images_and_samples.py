@@ -27,8 +27,12 @@ def lint(*paths: Path) -> subprocess.CompletedProcess[str]:
 # ---- images -------------------------------------------------------------------------------------------
 
 
+# The Ray services derive from rayproject/ray and run as its user; the others as SAM-X's own uid.
+RAY_IMAGES = {"trainer", "serving"}
+
+
 def test_there_are_dockerfiles() -> None:
-    assert [p.parent.name for p in DOCKERFILES] == ["ingest"]
+    assert [p.parent.name for p in DOCKERFILES] == ["ingest", "labeling", "serving", "trainer"]
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
@@ -70,8 +74,34 @@ def test_dockerfile_copies_every_workspace_pyproject(dockerfile: Path) -> None:
     text = dockerfile.read_text()
     copied = sorted(re.findall(r"^COPY (\S+)/pyproject\.toml \1/$", text, re.M))
     assert copied == members
-    assert "uv sync --locked --no-dev --package samx-ingest" in text
-    assert re.search(r"^USER 10001:10001$", text, re.M)
+    service = dockerfile.parent.name
+    syncs = re.findall(r"^RUN uv sync (.+)$", text, re.M)
+    assert syncs == [
+        f"--locked --no-dev --package samx-{service} --no-install-workspace",
+        f"--locked --no-dev --package samx-{service} --no-editable",
+    ]
+    assert re.search(rf'^ENTRYPOINT \["samx-{service}"\]$', text, re.M)
+    final = text.split("\nFROM ")[-1]
+    if service in RAY_IMAGES:
+        # the matching Ray (uv.lock: ray 2.60.0, Python 3.11), CPU by default, CUDA by build argument
+        assert re.search(r"^ARG RAY_IMAGE=rayproject/ray:2\.60\.0-py311-cpu$", text, re.M)
+        assert "--build-arg RAY_IMAGE=rayproject/ray:2.60.0-py311-gpu" in text
+        assert final.startswith("${RAY_IMAGE} AS runtime")
+        assert re.search(r"^USER 1000:100$", final, re.M)
+        assert re.search(r"^ENV VIRTUAL_ENV=/opt/samx/venv \\\n\s+PATH=/opt/samx/venv/bin:\$PATH", final, re.M)
+    else:
+        assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11\.\d+-slim-bookworm$", text, re.M)
+        assert re.search(r"^USER 10001:10001$", final, re.M)
+
+
+def test_ray_images_match_the_locked_ray() -> None:
+    lock = tomllib.loads((REPO / "uv.lock").read_text())
+    (ray,) = [p for p in lock["package"] if p["name"] == "ray"]
+    for service in RAY_IMAGES:
+        text = (REPO / "services" / service / "Dockerfile").read_text()
+        assert f"rayproject/ray:{ray['version']}-py311-cpu" in text
+    chart_values = yaml.safe_load((REPO / "charts" / "samx" / "values.yaml").read_text())
+    assert chart_values["kuberay"]["rayVersion"] == ray["version"]
 
 
 def test_dockerignore_keeps_local_state_out() -> None:
@@ -84,8 +114,8 @@ def test_dockerignore_keeps_local_state_out() -> None:
 # ---- KubeRay samples ------------------------------------------------------------------------------------
 
 
-def test_there_is_a_rayjob_sample() -> None:
-    assert [p.name for p in SAMPLES] == ["rayjob.phase1.yaml"]
+def test_there_is_a_rayjob_sample_per_phase() -> None:
+    assert [p.name for p in SAMPLES] == ["rayjob.phase1.yaml", "rayjob.phase2.yaml"]
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)

@@ -47,12 +47,13 @@ helm.sh/chart: {{ printf "%s-%s" $root.Chart.Name $root.Chart.Version }}
 
 {{/* Security ----------------------------------------------------------------------------------------- */}}
 
-{{/* Pod securityContext; call with (list uid) */}}
+{{/* Pod securityContext; call with (list uid) or (list uid gid): the Ray images' user is 1000:100 */}}
 {{- define "samx.podSecurityContext" -}}
+{{- $gid := index . 0 }}{{ if gt (len .) 1 }}{{ $gid = index . 1 }}{{ end -}}
 runAsNonRoot: true
 runAsUser: {{ index . 0 }}
-runAsGroup: {{ index . 0 }}
-fsGroup: {{ index . 0 }}
+runAsGroup: {{ $gid }}
+fsGroup: {{ $gid }}
 fsGroupChangePolicy: OnRootMismatch
 seccompProfile:
   type: RuntimeDefault
@@ -187,6 +188,20 @@ seccompProfile:
 {{- else }}
 {{- include "samx.egress.external" $v.s3.external.egress }}
 {{- end }}
+{{- end }}
+{{- if has "postgres" $uses }}
+{{- if $v.postgresql.dev.enabled }}
+- to:
+    - podSelector:
+        matchLabels: {{- include "samx.selectorLabels" (list $root "postgresql") | nindent 10 }}
+  ports:
+    - { port: 5432, protocol: TCP }
+{{- else }}
+{{- include "samx.egress.external" $v.postgresql.external.egress }}
+{{- end }}
+{{- end }}
+{{- if has "kubernetes-api" $uses }}
+{{- include "samx.egress.external" $v.networkPolicy.kubernetesApi }}
 {{- end }}
 {{- if and (has "telemetry" $uses) $v.telemetry.otlpEndpoint $v.telemetry.egress.cidrs }}
 {{- include "samx.egress.external" $v.telemetry.egress }}

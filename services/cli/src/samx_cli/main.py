@@ -124,6 +124,14 @@ def phase1(
     workers: Annotated[int | None, typer.Option(min=1, help="Ray Train workers (SAMX_TRAINER_NUM_WORKERS)")] = None,
 ) -> None:
     """Phase 1: cluster the archive (SimCLR on Ray Train + SCAN) against the local stack's environment."""
+    command = ["phase1", "--profile", profile]
+    command += ["--labels", str(labels.resolve())] if labels else []
+    command += ["--run-id", run_id] if run_id else []
+    raise typer.Exit(_run_trainer(command, workers))
+
+
+def _run_trainer(args: list[str], workers: int | None = None) -> int:
+    """``samx-trainer ARGS`` against the local stack's environment (or the SAMX_* one set)."""
     import os
     import shutil
     import subprocess
@@ -135,10 +143,29 @@ def phase1(
     if workers:
         env["SAMX_TRAINER_NUM_WORKERS"] = str(workers)
     exe = shutil.which("samx-trainer") or str(Path(sys.executable).parent / "samx-trainer")
-    command = [exe, "phase1", "--profile", profile]
-    command += ["--labels", str(labels.resolve())] if labels else []
-    command += ["--run-id", run_id] if run_id else []
-    raise typer.Exit(subprocess.run(command, env=env, check=False).returncode)
+    return subprocess.run([exe, *args], env=env, check=False).returncode
+
+
+@app.command("phase2")
+def phase2(
+    run_id: Annotated[str, typer.Option(help="Phase-1 run whose clusters the radiologist named")],
+    labelset_version: Annotated[int, typer.Option(min=1, help="Version of that run's published label set")],
+    profile: Annotated[str, typer.Option(help="ci | dev | gpu")] = "ci",
+    promote: Annotated[bool, typer.Option(help="Promote the model and publish model.published")] = False,
+    workers: Annotated[int | None, typer.Option(min=1, help="Ray Train workers (SAMX_TRAINER_NUM_WORKERS)")] = None,
+) -> None:
+    """Phase 2: train the classifier on a published label set (Ray Train) and register it."""
+    args = ["phase2", "--run-id", run_id, "--labelset-version", str(labelset_version), "--profile", profile]
+    raise typer.Exit(_run_trainer(args + (["--promote"] if promote else []), workers))
+
+
+@app.command("evaluate")
+def evaluate(
+    data: Annotated[Path, typer.Option(help="Folder with labels.csv (image, labels)")],
+    model: Annotated[str, typer.Option(help="Registry version, or 'current'")] = "current",
+) -> None:
+    """Score a registered classifier on a labeled folder; prints JSON (top-1, top-2, per class)."""
+    raise typer.Exit(_run_trainer(["evaluate", "--model", model, "--data", str(data.resolve())]))
 
 
 @dev_app.command("export-schemas")

@@ -1,11 +1,16 @@
-"""``samx-trainer``: the trainer's command line, also the entrypoint of the phase-1 KubeRay RayJob.
+"""``samx-trainer``: the trainer's command line, also the entrypoint of the phase-1/2 KubeRay RayJobs.
 
 samx-trainer phase1 --profile ci|dev|gpu [--labels labels.csv] [--run-id ID]
+samx-trainer phase2 --run-id R --labelset-version V [--profile ci] [--promote] [--model-version M]
+samx-trainer consume [--profile ci]                 phase 2 for every labels.published event
+samx-trainer promote VERSION                        registry 'current' + model.published
+samx-trainer evaluate --model VERSION|current --data DIR    JSON figures on a folder with labels.csv
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -13,7 +18,7 @@ from pathlib import Path
 from samx_trainer.data import Phase1DataError
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="samx-trainer", description="SAM-X trainer")
     sub = parser.add_subparsers(dest="command", required=True)
     p1 = sub.add_parser("phase1", help="self-supervised clustering of the archive (SimCLR + SCAN on Ray Train)")
@@ -21,16 +26,29 @@ def main(argv: list[str] | None = None) -> int:
     p1.add_argument("--labels", type=Path, default=None, help="labels.csv for metrics (ground truth)")
     p1.add_argument("--run-id", default=None, help="run id; the same id resumes from its last checkpoint")
     p1.add_argument("--no-publish", action="store_true", help="do not publish clustering.completed")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)  # a line per connection otherwise
+    p2 = sub.add_parser("phase2", help="train the classifier on a published label set (Ray Train)")
+    p2.add_argument("--run-id", required=True, help="phase-1 run whose clusters were named")
+    p2.add_argument("--labelset-version", type=int, required=True, help="label set version of that run")
+    p2.add_argument("--profile", default="ci", help="ci | dev | gpu")
+    p2.add_argument("--promote", action="store_true", help="promote the model and publish model.published")
+    p2.add_argument("--model-version", default=None, help="registry version (default: <run id>.ls<version>)")
+    co = sub.add_parser("consume", help="run phase 2 for every labels.published event")
+    co.add_argument("--profile", default="ci", help="ci | dev | gpu")
+    pr = sub.add_parser("promote", help="make VERSION the served model and publish model.published")
+    pr.add_argument("version")
+    ev = sub.add_parser("evaluate", help="score a registered model on a folder with labels.csv (JSON out)")
+    ev.add_argument("--model", required=True, help="registry version, or 'current'")
+    ev.add_argument("--data", type=Path, required=True, help="folder with labels.csv (image, labels)")
+    ev.add_argument("--device", default=None)
+    return parser
 
+
+def _phase1(args, settings) -> int:
     from samx_trainer.job import run_phase1
-    from samx_trainer.settings import get_settings
 
     try:
         event = run_phase1(
-            get_settings(), args.profile, run_id=args.run_id, labels_csv=args.labels, publish=not args.no_publish
+            settings, args.profile, run_id=args.run_id, labels_csv=args.labels, publish=not args.no_publish
         )
     except Phase1DataError as exc:
         print(f"phase 1 cannot run: {exc}", file=sys.stderr)
@@ -42,6 +60,80 @@ def main(argv: list[str] | None = None) -> int:
     if event.metrics:
         print("metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in event.metrics.items()))
     return 0
+
+
+def _phase2(args, settings) -> int:
+    from samx_core.storage import ObjectStore
+
+    from samx_trainer.phase2_archive import read_labelset
+    from samx_trainer.phase2_data import Phase2DataError
+    from samx_trainer.phase2_job import ModelExistsError, run_phase2
+
+    key = settings.trainer.labelset_key.format(run_id=args.run_id, version=args.labelset_version)
+    try:
+        labelset = read_labelset(ObjectStore(settings.s3), (settings.s3.archive_bucket, key))
+        result = run_phase2(
+            settings, args.profile, labelset, model_version=args.model_version, promote_now=args.promote
+        )
+    except (Phase2DataError, ModelExistsError) as exc:
+        print(f"phase 2 cannot run: {exc}", file=sys.stderr)
+        return 2
+    m = result.manifest
+    print(
+        f"model {m.version}: {len(m.classes)} classes, report in s3://{settings.s3.archive_bucket}/{result.artifacts_prefix}"
+    )
+    print("metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in m.metrics.items()))
+    print(f"uncertain threshold {m.uncertain_threshold:.3f}; {result.promotion_note}")
+    return 0
+
+
+def _promote(args, settings) -> int:
+    from samx_core.model_registry import ModelNotFoundError, ModelRegistry
+    from samx_core.storage import ObjectStore
+
+    from samx_trainer.promotion import promote
+
+    store = ObjectStore(settings.s3)
+    try:
+        event = promote(store, ModelRegistry(store, settings.s3.archive_bucket), settings.kafka, args.version)
+    except (ModelNotFoundError, ValueError) as exc:
+        print(f"cannot promote: {exc}", file=sys.stderr)
+        return 2
+    print(f"promoted {event.model_version}; model.published event {event.event_id}")
+    return 0
+
+
+def _evaluate(args, settings) -> int:
+    from samx_core.model_registry import ModelNotFoundError, ModelRegistry
+    from samx_core.storage import ObjectStore
+
+    from samx_trainer.evaluate import EvaluationDataError, evaluate_registered
+
+    registry = ModelRegistry(ObjectStore(settings.s3), settings.s3.archive_bucket)
+    try:
+        report = evaluate_registered(registry, args.model, args.data, args.device)
+    except (ModelNotFoundError, EvaluationDataError, ValueError) as exc:
+        print(f"cannot evaluate: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # a line per connection otherwise
+
+    from samx_trainer.settings import get_settings
+
+    settings = get_settings()
+    if args.command == "consume":
+        from samx_trainer.consumer import run_consumer
+
+        run_consumer(settings, args.profile)
+        return 0
+    handlers = {"phase1": _phase1, "phase2": _phase2, "promote": _promote, "evaluate": _evaluate}
+    return handlers[args.command](args, settings)
 
 
 if __name__ == "__main__":

@@ -75,6 +75,17 @@ def histogram_png(values: np.ndarray, bins: int, title: str, range_: tuple[float
     return out.getvalue()
 
 
+def backbone_bytes(backbone: torch.nn.Module, arch: str, image_size: int) -> bytes:
+    """``backbone.pt``: the phase-1 backbone phase 2 starts from (the paper's label injection).
+
+    A dict {"arch", "image_size" (pretext size), "state_dict"} of CPU tensors; load with
+    ``torch.load(..., weights_only=True)``."""
+    out = io.BytesIO()
+    state = {k: v.detach().cpu() for k, v in backbone.state_dict().items()}
+    torch.save({"arch": arch, "image_size": image_size, "state_dict": state}, out)
+    return out.getvalue()
+
+
 def npy_bytes(array: np.ndarray) -> bytes:
     out = io.BytesIO()
     np.save(out, array.astype(np.float32), allow_pickle=False)

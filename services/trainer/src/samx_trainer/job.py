@@ -19,6 +19,7 @@ from samx_ml.runtime import pick_device
 from samx_trainer.artifacts import (
     RunArtifacts,
     assignments_csv,
+    backbone_bytes,
     cluster_summaries,
     histogram_png,
     montage,
@@ -26,6 +27,7 @@ from samx_trainer.artifacts import (
 )
 from samx_trainer.clustering import cluster_radiographs, number_of_clusters
 from samx_trainer.data import load_radiographs
+from samx_trainer.embedding_map import embedding_map_png
 from samx_trainer.labels import clustering_metrics, label_sets_for, read_labels
 from samx_trainer.pretext_ray import run_pretext
 from samx_trainer.report import render_report
@@ -94,9 +96,12 @@ def run_phase1(
             best = members[np.argsort(-c.confidence[members], kind="stable")].tolist()
             out.put(f"montages/cluster-{entry['cluster']:04d}.png", montage(data.images, best), "image/png")
     out.put("embeddings.npy", npy_bytes(c.embeddings), "application/octet-stream")
+    backbone = backbone_bytes(pretext.backbone, profile.pretext.arch, profile.pretext.image_size)
+    out.put("backbone.pt", backbone, "application/octet-stream")  # phase 2 starts from it
     out.put_json("image_ids.json", data.image_ids)
     out.put("cluster_sizes.png", histogram_png(np.bincount(c.cluster, minlength=k), 20, "cluster sizes"), "image/png")
     out.put("confidence.png", histogram_png(c.confidence, 20, "assignment confidence", (0.0, 1.0)), "image/png")
+    out.put("embedding_map.png", embedding_map_png(c.embeddings, c.cluster), "image/png")
     if metrics is not None:
         out.put_json("metrics.json", metrics)
     summary = {

@@ -16,7 +16,7 @@ def render_report(summary: dict, clusters: list[dict], metrics: dict | None) -> 
         f"self-labeling {'on' if summary['scan']['self_label'].get('enabled') else 'off'}",
         f"- wall time: {summary['seconds']:.0f} s",
         "",
-        "![cluster sizes](cluster_sizes.png) ![confidence](confidence.png)",
+        "![cluster sizes](cluster_sizes.png) ![confidence](confidence.png) ![embedding map](embedding_map.png)",
         "",
     ]
     if metrics:

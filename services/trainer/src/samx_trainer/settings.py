@@ -26,6 +26,32 @@ class TrainerSettings(BaseSettings):
     load_threads: int = Field(default=8, ge=1, description="Parallel derivative downloads")
     device: str | None = Field(default=None, description="Torch device of the clustering steps (default: auto)")
     seed: int = 0
+    # -- phase 2 (classifier) ----------------------------------------------------------------------
+    phase2_prefix: str = Field(default="runs/phase2", description="Key prefix of phase-2 runs (per model version)")
+    labelset_key: str = Field(
+        default="labelsets/{run_id}/v{version}.json",
+        description="Archive key of a published label set (the CLI reads it; the consumer uses the event's ref)",
+    )
+    discard_as_class: bool = Field(default=False, description="Discarded clusters train a 'not_msk' class")
+    not_msk_class: str = Field(default="not_msk", description="Name of that class")
+    cv_folds: int | None = Field(default=None, ge=2, description="Cross-validation folds (default: 3 ci, 5 otherwise)")
+    holdout_fraction: float = Field(default=0.2, gt=0, lt=0.5, description="Patients kept out for the final test")
+    classifier_epochs: int | None = Field(default=None, ge=1, description="Overrides the profile's classifier epochs")
+    classifier_batch_size: int | None = Field(
+        default=None, ge=2, description="Overrides the profile's classifier batch size (all workers together)"
+    )
+    classifier_image_size: int | None = Field(
+        default=None, ge=16, description="Overrides the profile's classifier input size (pixels)"
+    )
+    uncertain_target_accuracy: float = Field(
+        default=0.95, gt=0, le=1, description="Calibration: accuracy the confident predictions must keep"
+    )
+    uncertain_min_coverage: float = Field(
+        default=0.5, gt=0, le=1, description="Calibration: share of images the threshold must leave confident"
+    )
+    auto_promote: bool = Field(default=False, description="Promote a new model right after training")
+    min_cv_top1: float | None = Field(default=None, ge=0, le=1, description="Auto-promotion only above this")
+    consumer_group: str = Field(default="samx-trainer-phase2", description="Kafka group of 'samx-trainer consume'")
 
 
 class RaySettings(BaseSettings):

@@ -1,0 +1,172 @@
+"""Serving benchmark: images/s and p50/p99 latency of ``POST /v1/classify`` and ``POST /v1/explain``
+over real HTTP (Ray Serve on a local Ray) with 1, 8 and 32 concurrent clients, beside the bare model's
+rate in the same run (the same network and preprocessing, in-process, batches of ``--batch``).
+
+    uv run python bench/serving.py [--requests 64] [--image-size 128] [--threads 2] [--clients 1 8 32]
+
+The model is a ResNet-18 classifier with random weights (speed does not depend on the weights) stored
+in a real MinIO registry; inputs are real radiographs of data/sample (PNG). Prints a table and writes
+``bench/results/serving.json``. A benchmark, not a test: it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")  # workers use this venv as is
+
+import httpx  # noqa: E402
+import ray  # noqa: E402
+import torch  # noqa: E402
+from ray import serve  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+from samx_cli.stack.manager import LocalStack  # noqa: E402
+from samx_core.imaging import decode_radiograph  # noqa: E402
+from samx_core.model_registry import ModelRegistry  # noqa: E402
+from samx_core.settings import S3Settings  # noqa: E402
+from samx_core.storage import ObjectStore  # noqa: E402
+from samx_serving.app import AppArgs, deploy  # noqa: E402
+from samx_serving.engine import ModelEngine  # noqa: E402
+from samx_serving.settings import ServingSettings  # noqa: E402
+
+from tests.support.serving_models import publish_random_model  # noqa: E402
+
+console = Console()
+
+
+def bare_rate(engine: ModelEngine, files: list[bytes], batch: int, seconds: float = 5.0) -> float:
+    """Images/s of the network and its preprocessing alone (display pixels -> logits), in batches."""
+    pixels = [decode_radiograph(f).pixels for f in files]
+    engine.logits(pixels[:batch])  # warm-up
+    done, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        chunk = [pixels[(done + i) % len(pixels)] for i in range(batch)]
+        engine.logits(chunk)
+        done += batch
+    return done / (time.perf_counter() - t0)
+
+
+async def http_load(url: str, path: str, files: list[bytes], clients: int, requests: int) -> dict:
+    latencies: list[float] = []
+    failures = 0
+    counter = iter(range(requests))
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal failures
+        for i in counter:
+            t0 = time.perf_counter()
+            r = await http.post(path, content=files[i % len(files)], headers={"content-type": "image/png"})
+            latencies.append(time.perf_counter() - t0)
+            failures += r.status_code != 200
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as http:
+        await http.post(path, content=files[0], headers={"content-type": "image/png"})  # warm-up
+        t0 = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        wall = time.perf_counter() - t0
+    latencies.sort()
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "failures": failures,
+        "images_per_s": len(latencies) / wall,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=64, help="classify requests per concurrency level")
+    parser.add_argument("--explain-requests", type=int, default=16)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=32, help="max batch size (serving) and bare batch")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads, bare and per model replica")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "serving.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    files = [p.read_bytes() for p in sorted((REPO / "data" / "sample" / "images").glob("*.png"))[:64]]
+    results: dict = {
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "image_size": args.image_size,
+        "torch_threads": args.threads,
+        "max_batch_size": args.batch,
+    }
+    with tempfile.TemporaryDirectory(prefix="samx-bench-") as state:
+        stack = LocalStack(REPO / ".samx" / "build", Path(state), say=lambda m: console.print(m))
+        env = stack.up(("minio",))
+        try:
+            s3 = S3Settings(
+                endpoint=env["SAMX_S3_ENDPOINT"],
+                access_key=env["SAMX_S3_ACCESS_KEY"],
+                secret_key=env["SAMX_S3_SECRET_KEY"],
+                incoming_bucket="bench-incoming",
+                archive_bucket="bench-archive",
+            )
+            store = ObjectStore(s3)
+            store.ensure_buckets(s3.incoming_bucket, s3.archive_bucket)
+            registry = ModelRegistry(store, s3.archive_bucket)
+            size = args.image_size
+            publish_random_model(registry, "bench", seed=0, image_size=size, load_size=size)
+            results["bare_images_per_s"] = bare_rate(ModelEngine.from_registry(registry, "bench"), files, args.batch)
+            port = _free_port()
+            ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+            try:
+                serve.start(http_options={"host": "127.0.0.1", "port": port})
+                settings = ServingSettings(
+                    torch_threads=args.threads, max_batch_size=args.batch, batch_wait_timeout_s=0.005
+                )
+                deploy(AppArgs.from_settings(settings, s3, model_version="bench"), name="bench")
+                url = f"http://127.0.0.1:{port}"
+                results["classify"] = [
+                    asyncio.run(http_load(url, "/v1/classify", files, c, args.requests)) for c in args.clients
+                ]
+                results["explain"] = [
+                    asyncio.run(http_load(url, "/v1/explain?format=png", files, c, args.explain_requests))
+                    for c in args.clients
+                ]
+            finally:
+                serve.shutdown()
+                ray.shutdown()
+        finally:
+            stack.down()
+    bare = results["bare_images_per_s"]
+    table = Table(title=f"serving: ResNet-18 at {args.image_size} px, {platform.node()} ({os.cpu_count()} CPUs)")
+    for column in ("measure", "clients", "images/s", "p50 ms", "p99 ms", "failed", "ratio to bare"):
+        table.add_column(column)
+    table.add_row(f"bare model (batches of {args.batch}, in-process)", "-", f"{bare:.1f}", "", "", "", "1.00")
+    for kind in ("classify", "explain"):
+        for r in results[kind]:
+            table.add_row(
+                f"HTTP /v1/{kind}", str(r["clients"]), f"{r['images_per_s']:.1f}", f"{r['p50_ms']:.0f}",
+                f"{r['p99_ms']:.0f}", str(r["failures"]), f"{r['images_per_s'] / bare:.2f}",
+            )  # fmt: skip
+    console.print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

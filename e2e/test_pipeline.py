@@ -1,0 +1,129 @@
+"""The whole method from the outside, on the README's main job: ``samx demo`` on the bundled sample with
+its own local stack (Kafka, MinIO, Ray as processes) and the services as processes (ingest, labeling,
+trainer consumer, Ray Serve, streaming sort). Then, over the services' public interfaces only: the
+labeling API has the run and its published label set, serving classifies and explains real radiographs
+over HTTP and refuses bad input with a 4xx, the sorted index answers by class, and every radiograph has
+its ``radiograph.classified`` event. ``samx stack down`` stops every process it started."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from samx_core.bus.reader import EventReader
+from samx_core.events import RadiographClassified
+from samx_core.settings import KafkaSettings
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data" / "sample"
+pytestmark = pytest.mark.integration
+
+
+def _samx(*args: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    samx = shutil.which("samx") or str(Path(sys.executable).parent / "samx")
+    return subprocess.run([samx, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def _http(method: str, url: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})  # noqa: S310 (loopback)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as response:  # noqa: S310
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _stack_env(home: Path) -> dict[str, str]:
+    env = {}
+    for line in (home / "stack" / "stack.env").read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            env[key] = value
+    return env
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAMX_")}
+    env |= {"SAMX_HOME": str(home), "SAMX_BUILD": str(REPO / ".samx" / "build"), "COLUMNS": "140"}
+    try:
+        run = _samx("demo", env=env, timeout=1500)
+        assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-6000:]
+        yield run.stdout, json.loads((home / "stack" / "demo.json").read_text()), _stack_env(home)
+    finally:
+        down = _samx("stack", "down", env=env, timeout=180)
+        assert down.returncode == 0, down.stderr
+        assert list((home / "stack" / "pids").glob("*.pid")) == [], "stack down left processes running"
+
+
+def test_the_main_job_prints_what_a_user_needs(demo):
+    stdout, result, _ = demo
+    assert result["classified"] == result["n_images"] >= 300
+    for needle in ("suggestions", "play the radiologist", "labeling page:", "curl", "/v1/classify", "/v1/explain"):
+        assert needle in stdout, needle
+    # Phase 2 learned from cluster names: clearly better than always answering the majority class.
+    metrics = result["model_metrics"]
+    top1 = next(v for k, v in metrics.items() if "top1" in k)
+    majority = next((v for k, v in metrics.items() if "majority" in k), None)
+    if majority is not None:
+        assert top1 > majority, metrics
+
+
+def test_labeling_api_has_the_published_label_set(demo):
+    _, result, _ = demo
+    tokens = json.loads(Path(result["labeling_tokens_file"]).read_text())
+    viewer = next(iter(tokens))
+    auth = {"Authorization": f"Bearer {viewer}"}
+    base = result["labeling_url"] + f"/api/v1/runs/{result['run_id']}"
+    status, body = _http("GET", base + "/labelsets", headers=auth)
+    assert status == 200, body
+    assert json.loads(body)["items"][0]["version"] == result["labelset_version"]
+    assert _http("GET", base + "/labelsets")[0] == 401  # no anonymous reads
+    status, page = _http("GET", result["labeling_url"] + "/")
+    assert status == 200 and b"<html" in page.lower()
+
+
+def test_serving_classifies_explains_and_refuses_bad_input(demo):
+    _, result, _ = demo
+    url = result["serving_url"]
+    png = sorted((SAMPLE / "images").glob("*.png"))[0].read_bytes()
+    status, body = _http("POST", url + "/v1/classify", png, {"Content-Type": "image/png"})
+    assert status == 200, body
+    answer = json.loads(body)
+    assert answer["model_version"] == result["model_version"]
+    assert 0 < answer["top"][0]["probability"] <= 1 and set(answer["flags"]) >= {"uncertain", "not_msk"}
+
+    status, body = _http("POST", url + "/v1/explain", png, {"Content-Type": "image/png"})
+    assert status == 200, body
+    explanation = json.loads(body)
+    assert base64.b64decode(explanation["overlay_png_base64"])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert max(max(row) for row in explanation["map"]) > 0
+
+    for bad, content_type in ((b"", "image/png"), (b"not a radiograph at all", "application/octet-stream")):
+        status, body = _http("POST", url + "/v1/classify", bad, {"Content-Type": content_type})
+        assert 400 <= status < 500, (status, body)
+        assert json.loads(body)  # a reason, not an empty page
+
+
+def test_sorted_index_and_classified_events_cover_the_archive(demo):
+    _, result, env = demo
+    status, body = _http("GET", result["serving_url"] + "/v1/index")
+    assert status == 200, body
+    counts = json.loads(body)["counts"]
+    assert sum(counts.values()) == result["n_images"]
+    kafka = KafkaSettings(bootstrap_servers=env["SAMX_KAFKA_BOOTSTRAP_SERVERS"])
+    seen: set[str] = set()
+    with EventReader(kafka, [RadiographClassified.TOPIC], from_beginning=True) as reader:
+        for event in reader.events(timeout_s=60, idle_s=5):
+            if event.model_version == result["model_version"]:
+                seen.add(event.image_id)
+    assert len(seen) == result["n_images"]

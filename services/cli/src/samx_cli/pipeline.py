@@ -1,0 +1,110 @@
+"""The steps after ingest that ``samx demo`` chains: phase 1 -> naming the clusters (the labeling API's
+suggestions, playing the radiologist) -> phase 2 (trainer, on ``labels.published``) -> serving -> every
+radiograph classified. Each step talks to a service through its public interface (events, HTTP)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from samx_core.bus.reader import EventReader
+from samx_core.events import ClusteringCompleted, Event, ModelPublished, RadiographClassified
+from samx_core.settings import KafkaSettings
+
+from samx_cli.http_client import ServiceClient, ServiceError
+from samx_cli.services import service_executable
+
+
+def new_run_id() -> str:
+    """Same shape as the trainer's own run ids: sortable by time, unique."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def wait_for_event(reader: EventReader, match, *, timeout_s: float, what: str) -> Event:
+    for event in reader.events(timeout_s=timeout_s):
+        if match(event):
+            return event
+    raise TimeoutError(f"no {what} within {timeout_s:.0f} s")
+
+
+def run_phase1(
+    env: dict[str, str], kafka: KafkaSettings, profile: str, run_id: str, labels: Path
+) -> ClusteringCompleted:
+    """Phase 1 as its own process (the trainer's entry point, as a RayJob runs it), on the stack's Ray head."""
+    command = [service_executable("samx-trainer"), "phase1", "--profile", profile, "--run-id", run_id]
+    command += ["--labels", str(labels.resolve())] if labels.exists() else []
+    with EventReader(kafka, [ClusteringCompleted.TOPIC]) as reader:
+        child_env = {**os.environ, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0", **env}
+        rc = subprocess.run(command, env=child_env, check=False).returncode
+        if rc != 0:
+            raise RuntimeError(f"phase 1 failed (exit code {rc})")
+        event = wait_for_event(reader, lambda e: e.run_id == run_id, timeout_s=60, what="clustering.completed")
+    assert isinstance(event, ClusteringCompleted)
+    return event
+
+
+def known_labels_csv(data: Path) -> tuple[bytes, int]:
+    """``labels.csv`` of a data folder (image path, labels) as the labeling service's upload: sha256, labels."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["sha256", "labels"])
+    rows = 0
+    with (data / "labels.csv").open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            path = data / row["image"]
+            if row.get("labels") and path.is_file():
+                writer.writerow([hashlib.sha256(path.read_bytes()).hexdigest(), row["labels"]])
+                rows += 1
+    return out.getvalue().encode(), rows
+
+
+def name_clusters_by_suggestions(labeling: ServiceClient, run_id: str, data: Path, console: Console) -> dict:
+    """Plays the radiologist: waits for the run's labeling session, uploads the known labels as suggestions
+    (majority name per cluster), accepts them, publishes. Returns the published label set."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            labeling.get(f"/api/v1/runs/{run_id}")
+            break
+        except ServiceError as exc:
+            if exc.status != 404 or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+    body, rows = known_labels_csv(data)
+    upload = labeling.post(f"/api/v1/runs/{run_id}/suggestions", body=body, content_type="text/csv")
+    accepted = labeling.post(f"/api/v1/runs/{run_id}/suggestions/accept", {})
+    progress = labeling.get(f"/api/v1/runs/{run_id}/progress")
+    console.print(
+        f"unattended: the suggestions from {rows} known labels play the radiologist "
+        f"({upload['clusters_suggested']} clusters suggested, {accepted['accepted']} named); progress {progress}"
+    )
+    return labeling.post(f"/api/v1/runs/{run_id}/publish", {})
+
+
+def wait_for_all_classified(reader: EventReader, model_version: str, n_images: int, timeout_s: float) -> dict[str, str]:
+    """image id -> top label, once every radiograph of the archive is classified by ``model_version``."""
+    top: dict[str, str] = {}
+    with Progress(TextColumn("classifying"), BarColumn(), MofNCompleteColumn()) as bar:
+        task = bar.add_task("sort", total=n_images)
+        for event in reader.events(timeout_s=timeout_s):
+            if isinstance(event, RadiographClassified) and event.model_version == model_version:
+                if event.image_id not in top:
+                    bar.advance(task)
+                top[event.image_id] = event.top[0].label
+                if len(top) >= n_images:
+                    break
+    return top
+
+
+def wait_for_model(reader: EventReader, run_id: str, timeout_s: float) -> ModelPublished:
+    event = wait_for_event(reader, lambda e: e.run_id == run_id, timeout_s=timeout_s, what="model.published")
+    assert isinstance(event, ModelPublished)
+    return event

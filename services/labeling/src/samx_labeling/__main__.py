@@ -1,0 +1,74 @@
+"""``samx-labeling serve`` (API + clustering.completed consumer) and ``samx-labeling migrate``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+log = logging.getLogger("samx_labeling")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+    from samx_core.storage import ObjectStore
+
+    from samx_labeling.api.app import build_context, create_app
+    from samx_labeling.consumer import ClusteringConsumer
+    from samx_labeling.db.engine import make_sessionmaker
+    from samx_labeling.db.setup import prepare_database
+    from samx_labeling.settings import get_settings
+
+    try:
+        settings = get_settings()
+        settings.labeling.token_grants()
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError too
+        print(f"samx-labeling: configuration error: {exc}", file=sys.stderr)
+        return 2
+    prepare_database(settings.labeling.database_url)
+    consumer = None
+    context = build_context(settings, consumer_alive=lambda: consumer is None or consumer.alive)
+    if settings.labeling.consumer_enabled:
+        consumer = ClusteringConsumer(
+            settings.kafka,
+            settings.labeling.consumer_group,
+            make_sessionmaker(context.engine),
+            ObjectStore(settings.s3),
+        )
+        consumer.start()
+    app = create_app(context, max_request_bytes=settings.labeling.max_request_bytes)
+    port = args.port if args.port is not None else settings.labeling.port
+    try:
+        uvicorn.run(app, host=settings.labeling.host, port=port, log_level="warning", access_log=False)
+    finally:
+        if consumer is not None:
+            consumer.stop()
+        context.close()
+    return 0
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    from samx_labeling.db.setup import prepare_database
+    from samx_labeling.settings import get_labeling_settings
+
+    prepare_database(get_labeling_settings().database_url)
+    print("database at head")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="samx-labeling", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the API and the clustering.completed consumer")
+    serve.add_argument("--port", type=int, default=None, help="overrides SAMX_LABELING_PORT (0: any free port)")
+    serve.set_defaults(run=_serve)
+    commands.add_parser("migrate", help="bring the database schema to head and seed the vocabulary").set_defaults(
+        run=_migrate
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

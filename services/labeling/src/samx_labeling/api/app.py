@@ -1,0 +1,55 @@
+"""The FastAPI application, built from an ``AppContext`` (tests and benchmarks build their own)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from samx_core.storage import ObjectStore
+
+from samx_labeling.adapters.labelsets import ArchiveLabelSetSink
+from samx_labeling.adapters.links import PresignedImageLinks
+from samx_labeling.api.context import AppContext
+from samx_labeling.api.errors import BodySizeLimit, install_error_handlers
+from samx_labeling.api.routes import audit, clusters, health, labels, labelsets, runs, suggestions, vocabulary, web
+from samx_labeling.db.engine import make_engine, make_sessionmaker
+from samx_labeling.settings import ServiceSettings
+
+API_PREFIX = "/api/v1"
+PACKAGED_WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+
+
+def create_app(context: AppContext, *, max_request_bytes: int) -> FastAPI:
+    app = FastAPI(
+        title="SAM-X labeling",
+        version="1.0.0",
+        description="A radiologist names the clusters of a phase-1 run, discards the unusable ones and "
+        "publishes an immutable label set (Hinterwimmer et al., Eur Radiol 2023).",
+    )
+    app.state.context = context
+    install_error_handlers(app)
+    for module in (runs, clusters, labels, suggestions, labelsets, audit, vocabulary):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(health.router)
+    app.include_router(web.router)
+    app.add_middleware(BodySizeLimit, max_bytes=max_request_bytes)
+    return app
+
+
+def build_context(settings: ServiceSettings, *, consumer_alive=None) -> AppContext:
+    """The production wiring: the configured database, MinIO/S3 for images and label sets, Kafka."""
+    engine = make_engine(settings.labeling.database_url)
+    store = ObjectStore(settings.s3)
+
+    def sink() -> ArchiveLabelSetSink:
+        return ArchiveLabelSetSink.connect(store, settings.kafka, archive_bucket=settings.s3.archive_bucket)
+
+    return AppContext.with_tokens(
+        settings.labeling.token_grants(),
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        links=PresignedImageLinks(store, expiry_s=settings.labeling.url_expiry_s),
+        sink_factory=sink,
+        web_dir=settings.labeling.web_dir or PACKAGED_WEB_DIR,
+        consumer_alive=consumer_alive,
+    )

@@ -1,0 +1,52 @@
+"""What the running app holds: the database, the token table, and the object-store/bus adapters."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from samx_labeling.domain.ports import ImageLinks, LabelSetSink
+from samx_labeling.settings import TokenGrant
+
+
+def token_digest(token: str) -> str:
+    # The table is keyed by digest so a lookup does not compare secrets character by character.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class AppContext:
+    engine: Engine
+    sessions: sessionmaker
+    grants: dict[str, TokenGrant]  # token digest -> grant
+    links: ImageLinks
+    # Built on first publish: the API can serve reads while the event bus is still starting.
+    sink_factory: Callable[[], LabelSetSink]
+    web_dir: Path
+    consumer_alive: Callable[[], bool] | None = None
+    _sink: LabelSetSink | None = field(default=None, init=False)
+    _sink_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    @classmethod
+    def with_tokens(cls, grants: dict[str, TokenGrant], **kwargs) -> AppContext:
+        return cls(grants={token_digest(t): g for t, g in grants.items()}, **kwargs)
+
+    def sink(self) -> LabelSetSink:
+        with self._sink_lock:
+            if self._sink is None:
+                self._sink = self.sink_factory()
+            return self._sink
+
+    def close(self) -> None:
+        """Closes the event-bus connection (if a publish opened one) and the database pool."""
+        with self._sink_lock:
+            if self._sink is not None:
+                self._sink.close()
+                self._sink = None
+        self.engine.dispose()

@@ -1,0 +1,63 @@
+"""Database rows to response bodies, with presigned image URLs."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from samx_labeling.api.schemas import ClusterPublic, ExemplarPublic, SuggestionPublic
+from samx_labeling.db.models import Cluster, Member, Run, Suggestion
+from samx_labeling.domain.ports import ImageLinks
+from samx_labeling.domain.suggestions import best_suggestions
+
+EXEMPLARS_SHOWN = 8
+
+
+def present_clusters(session: Session, run: Run, clusters: list[Cluster], links: ImageLinks) -> list[ClusterPublic]:
+    numbers = [c.cluster for c in clusters]
+    suggestions = best_suggestions(session, run.run_id, numbers) if numbers else {}
+    shown = {c.cluster: c.exemplars[:EXEMPLARS_SHOWN] for c in clusters}
+    wanted = [i for ids in shown.values() for i in ids]
+    thumbs = _thumbnail_keys(session, run.run_id, wanted)
+    return [
+        _present(run, c, links, suggestions.get(c.cluster), [(i, thumbs.get(i)) for i in shown[c.cluster]])
+        for c in clusters
+    ]
+
+
+def _thumbnail_keys(session: Session, run_id: str, image_ids: list[str]) -> dict[str, str]:
+    if not image_ids:
+        return {}
+    rows = session.execute(
+        select(Member.image_id, Member.thumbnail_key).where(Member.run_id == run_id, Member.image_id.in_(image_ids))
+    )
+    return {r.image_id: r.thumbnail_key for r in rows}
+
+
+def _present(
+    run: Run, c: Cluster, links: ImageLinks, suggestion: Suggestion | None, exemplars: list[tuple[str, str | None]]
+) -> ClusterPublic:
+    bucket = run.artifacts_bucket
+    return ClusterPublic(
+        run_id=c.run_id,
+        cluster=c.cluster,
+        size=c.size,
+        mean_confidence=c.mean_confidence,
+        label=c.label,
+        discarded=c.discarded,
+        discard_reason=c.discard_reason,
+        flagged=c.flagged,
+        version=c.version,
+        updated_by=c.updated_by,
+        updated_at=c.updated_at,
+        montage_url=links.montage(bucket, run.artifacts_prefix, c.cluster) if c.size else None,
+        exemplars=[
+            ExemplarPublic(image_id=i, thumbnail_url=links.thumbnail(bucket, key or f"derived/{i}.thumb.png"))
+            for i, key in exemplars
+        ],
+        suggestion=SuggestionPublic.model_validate(suggestion) if suggestion else None,
+    )
+
+
+def etag(cluster: ClusterPublic | Cluster) -> str:
+    return f'"{cluster.version}"'

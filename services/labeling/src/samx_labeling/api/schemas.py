@@ -1,0 +1,261 @@
+"""Request and response bodies of the API (typed; the OpenAPI document is generated from these).
+
+Integers that reach SQL are bounded to 32 bits and strings that reach SQL have patterns without control
+characters: PostgreSQL refuses NUL bytes and out-of-range integers, which would otherwise be a 500."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from samx_labeling.domain.vocabulary import MAX_LABEL_LENGTH, is_valid_label
+
+INT32 = 2**31 - 1
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+PLAIN_TEXT = r"^[^\x00-\x1f\x7f]*$"
+
+
+def _label(value: str) -> str:
+    if not is_valid_label(value):
+        raise ValueError(
+            f"a label is 1-{MAX_LABEL_LENGTH} characters: letters, digits, spaces and ' ( ) / . + - _, "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+LabelText = Annotated[str, Field(min_length=1, max_length=200, examples=["hand"]), AfterValidator(_label)]
+Version = Annotated[int, Field(ge=1, le=INT32, description="The cluster version the writer saw")]
+ClusterNumber = Annotated[int, Field(ge=0, le=INT32)]
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(description="What went wrong, for a person")
+
+
+# -- runs ---------------------------------------------------------------------------------------------
+class RunPublic(BaseModel):
+    run_id: str
+    profile: str
+    n_images: int
+    n_clusters: int
+    created_at: datetime
+    metrics: dict[str, float] | None = None
+    latest_labelset_version: int | None = None
+
+
+class RunList(BaseModel):
+    items: list[RunPublic]
+
+
+# -- clusters -----------------------------------------------------------------------------------------
+class SuggestionPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    cluster: int
+    source: Literal["csv", "dicom"]
+    label: str
+    share: float = Field(description="Fraction of the cluster's radiographs with a known region that carry it")
+    support: int = Field(description="Radiographs of the cluster with a known region")
+
+
+class ExemplarPublic(BaseModel):
+    image_id: str
+    thumbnail_url: str
+
+
+class ClusterPublic(BaseModel):
+    run_id: str
+    cluster: int
+    size: int
+    mean_confidence: float | None
+    label: str | None
+    discarded: bool
+    discard_reason: str | None
+    flagged: bool
+    version: int
+    updated_by: str | None
+    updated_at: datetime | None
+    montage_url: str | None = Field(description="Presigned URL of the montage (none for an empty cluster)")
+    exemplars: list[ExemplarPublic]
+    suggestion: SuggestionPublic | None
+
+
+class ClusterPage(BaseModel):
+    items: list[ClusterPublic]
+    total: int
+    offset: int
+    limit: int
+
+
+class MemberPublic(BaseModel):
+    image_id: str
+    confidence: float
+    thumbnail_url: str
+
+
+class MemberPage(BaseModel):
+    items: list[MemberPublic]
+    total: int
+    offset: int
+    limit: int
+
+
+class LabelUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: LabelText
+    version: Version
+
+
+class BatchLabelItem(LabelUpdate):
+    cluster: ClusterNumber
+
+
+class BatchLabelUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[BatchLabelItem] = Field(min_length=1, max_length=5000)
+
+
+class ClusterList(BaseModel):
+    items: list[ClusterPublic]
+
+
+class DiscardUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: Version
+    reason: str = Field(default="", max_length=500, pattern=PLAIN_TEXT)
+    discarded: bool = Field(default=True, description="false restores a discarded cluster")
+
+
+class FlagUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: Version
+    flagged: bool
+
+
+class UndoRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: Version
+
+
+# -- progress -----------------------------------------------------------------------------------------
+class TallyPublic(BaseModel):
+    total: int
+    labeled: int
+    discarded: int
+    flagged: int
+    left: int = Field(description="Neither named nor discarded (clusters: non-empty ones only)")
+
+
+class ProgressPublic(BaseModel):
+    clusters: TallyPublic
+    images: TallyPublic
+    empty_clusters: int
+    classes: int = Field(description="Distinct names given so far")
+
+
+# -- vocabulary ---------------------------------------------------------------------------------------
+class VocabularyEntryPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    synonyms: list[str]
+    origin: Literal["seed", "admin", "label"]
+
+
+class VocabularyList(BaseModel):
+    items: list[VocabularyEntryPublic]
+
+
+class VocabularyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: LabelText
+    synonyms: list[LabelText] = Field(default_factory=list, max_length=50)
+
+
+# -- suggestions --------------------------------------------------------------------------------------
+class SuggestionList(BaseModel):
+    items: list[SuggestionPublic]
+
+
+class SuggestionUpload(BaseModel):
+    rows: int
+    matched_images: int
+    unmatched_rows: int
+    clusters_suggested: int
+
+
+class AcceptRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["csv", "dicom"] | None = Field(default=None, description="Only this source; default: the best")
+    min_share: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class AcceptResult(BaseModel):
+    accepted: int
+    skipped: int
+
+
+# -- label sets ---------------------------------------------------------------------------------------
+class LabelSetCluster(BaseModel):
+    cluster: int
+    size: int
+    label: str | None
+    discarded: bool
+    flagged: bool
+
+
+class LabelSetDocument(BaseModel):
+    run_id: str
+    version: int
+    published_by: str
+    published_at: datetime
+    classes: list[str]
+    n_clusters_named: int
+    n_clusters_discarded: int
+    n_images_named: int
+    clusters: list[LabelSetCluster]
+
+
+class LabelSetSummary(BaseModel):
+    run_id: str
+    version: int
+    published_by: str
+    published_at: datetime
+    classes: list[str]
+    object_key: str
+    sha256: str
+
+
+class LabelSetList(BaseModel):
+    items: list[LabelSetSummary]
+
+
+# -- audit --------------------------------------------------------------------------------------------
+class AuditEntryPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    cluster: int | None
+    action: str
+    who: str
+    at: datetime
+    before: dict | None
+    after: dict | None
+    undone: bool
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryPublic]
+    total: int
+    offset: int
+    limit: int

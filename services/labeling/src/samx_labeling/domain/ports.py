@@ -1,0 +1,67 @@
+"""What the domain needs from the outside world, as protocols; adapters implement them over MinIO and
+Kafka (``samx_labeling.adapters``), tests and benchmarks may hand in their own real implementations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ClusterSummary:
+    cluster: int
+    size: int
+    mean_confidence: float | None
+    exemplars: list[str]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    image_id: str
+    cluster: int
+    confidence: float
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """What the archive knows of one radiograph that the labeling needs; no patient data."""
+
+    sha256: str | None
+    body_part: str | None
+    thumbnail_key: str
+
+
+@dataclass(frozen=True)
+class PublishedObject:
+    bucket: str
+    key: str
+    sha256: str
+    size_bytes: int
+
+
+class Phase1Artifacts(Protocol):
+    """Reads one phase-1 run's artifacts (clusters.json, assignments.csv) and the archive records."""
+
+    def clusters(self) -> list[ClusterSummary]: ...
+
+    def assignments(self) -> list[Assignment]: ...
+
+    def image_records(self, image_ids: list[str]) -> dict[str, ImageRecord]: ...
+
+
+class LabelSetSink(Protocol):
+    """Stores a frozen label set and announces it; both must be durable before ``publish`` returns."""
+
+    def store(self, run_id: str, version: int, document: dict) -> PublishedObject: ...
+
+    def announce(self, run_id: str, version: int, stored: PublishedObject, document: dict) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ImageLinks(Protocol):
+    """Short-lived URLs a browser can load images from (presigned object-store URLs)."""
+
+    def montage(self, bucket: str, prefix: str, cluster: int) -> str: ...
+
+    def thumbnail(self, bucket: str, key: str) -> str: ...

@@ -1,0 +1,160 @@
+// The open cluster: its facts, its most and least confident members, the label box with the suggestion
+// beside it, and the actions (save, discard, flag, undo). Every change sends the version the page saw;
+// a 409 means another radiologist changed the cluster first: the page says so and reloads it.
+
+import { api, ApiError, listOf } from "./api.js";
+import { lazyImage, releaseImages } from "./images.js";
+import { clearError, reportError, showError, showNotice } from "./messages.js";
+import { clusterName, formatConfidence, state, statusOf, suggestionOf } from "./state.js";
+
+const $ = (id) => document.getElementById(id);
+const MOST_SHOWN = 16; // two rows: what the cluster is
+const LEAST_SHOWN = 8; // one row: what does not belong
+let afterChange = async () => {};
+
+/** `handler(cluster)` runs after every change the server accepted (grid, progress and hash follow). */
+export function whenClusterChanged(handler) {
+  afterChange = handler;
+}
+
+export async function openCluster(number, { focusLabel = true } = {}) {
+  try {
+    const [detail, most, least] = await Promise.all([
+      api.cluster(state.runId, number),
+      api.members(state.runId, number, "most", MOST_SHOWN),
+      api.members(state.runId, number, "least", LEAST_SHOWN),
+    ]);
+    state.current = detail;
+    renderCluster(detail);
+    renderMembers("members-most", listOf(most, "members").items);
+    renderMembers("members-least", listOf(least, "members").items);
+    if (focusLabel) $("label-input").select(); // focus, with the old name selected: typing replaces it
+  } catch (err) {
+    reportError(err, `Opening cluster ${number}`);
+  }
+}
+
+export function renderCluster(c) {
+  const status = statusOf(c);
+  $("cluster-title").textContent = clusterName(c);
+  const facts = [`${c.size} ${c.size === 1 ? "image" : "images"}`, `mean confidence ${formatConfidence(c.mean_confidence)}`];
+  if (status === "labeled") facts.push(`named “${c.label}”`);
+  if (status === "discarded") facts.push(`discarded${c.discard_reason ? ` (${c.discard_reason})` : ""}`);
+  if (status === "unlabeled") facts.push("not named yet");
+  if (c.flagged) facts.push("flagged for a second look");
+  $("cluster-facts").textContent = facts.join(" · ");
+  $("cluster-view").dataset.status = status;
+
+  const input = $("label-input");
+  input.disabled = false;
+  $("save-button").disabled = false;
+  input.value = c.label || "";
+  $("flag-button").setAttribute("aria-pressed", String(Boolean(c.flagged)));
+  $("flag-button").firstChild.textContent = c.flagged ? "Unflag " : "Flag ";
+  $("discard-button").disabled = Boolean(c.discarded);
+
+  const suggestion = suggestionOf(c);
+  $("suggestion").hidden = !suggestion || suggestion.label === c.label;
+  $("suggestion-label").textContent = suggestion ? suggestion.label : "";
+  $("suggestion-why").textContent = suggestion ? suggestion.why : "";
+}
+
+function renderMembers(listId, members) {
+  const list = $(listId);
+  releaseImages(list);
+  list.replaceChildren(
+    ...members.map((m) => {
+      const item = document.createElement("li");
+      const shortId = String(m.image_id).slice(0, 8);
+      const img = lazyImage(m.thumbnail_url, `Radiograph ${shortId}, confidence ${formatConfidence(m.confidence)}`);
+      const caption = document.createElement("span");
+      caption.textContent = formatConfidence(m.confidence);
+      caption.setAttribute("aria-hidden", "true");
+      item.append(img, caption);
+      return item;
+    }),
+  );
+  if (!members.length) list.replaceChildren(Object.assign(document.createElement("li"), { textContent: "none" }));
+}
+
+/** Puts the suggestion into the label box (it is saved only when the radiologist presses Enter). */
+export function acceptSuggestion() {
+  const suggestion = suggestionOf(state.current);
+  if (!suggestion || $("suggestion").hidden) return false;
+  const input = $("label-input");
+  if (input.value.trim() === suggestion.label) return false; // already taken: let Tab move on
+  input.value = suggestion.label;
+  input.focus();
+  showNotice(`Suggestion “${suggestion.label}” is in the label box: Enter saves it.`);
+  return true;
+}
+
+// -- changes ------------------------------------------------------------------------------------------
+
+let changing = false; // one change at a time: a second key press would send the same, stale version
+
+async function change(doing, call) {
+  const c = state.current;
+  if (!c) return null;
+  if (changing) {
+    showNotice("Still saving the previous change…");
+    return null;
+  }
+  changing = true;
+  try {
+    const fresh = await call(c); // the cluster as the server now has it, with its new version
+    clearError();
+    state.current = fresh;
+    renderCluster(fresh);
+    await afterChange(fresh);
+    return fresh;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 409) {
+      await openCluster(c.cluster, { focusLabel: false });
+      // 409 also means "nothing left to undo": only a newer version is someone else's change.
+      const movedOn = state.current && state.current.version !== c.version;
+      showError(
+        movedOn
+          ? `${clusterName(c)} was changed by someone else: reloaded. Check it and try again.`
+          : `${doing} ${clusterName(c)}: ${err.message}`,
+      );
+      if (movedOn) await afterChange(state.current);
+      return null;
+    }
+    reportError(err, `${doing} ${clusterName(c)}`);
+    return null;
+  } finally {
+    changing = false;
+  }
+}
+
+/** Saves the label box. Returns true when the cluster now carries that name. */
+export async function saveLabel() {
+  const c = state.current;
+  const label = $("label-input").value.trim().replace(/\s+/g, " ");
+  if (!c) return false;
+  if (!label) {
+    showError("Type a name first (or press Esc, then d to discard the cluster).");
+    return false;
+  }
+  if (label === c.label && !c.discarded) return true; // nothing to change: just move on
+  const done = await change("Naming", (cl) => api.label(state.runId, cl.cluster, label, cl.version));
+  if (done) showNotice(`${clusterName(done)} named “${done.label}”.`);
+  return Boolean(done);
+}
+
+export async function discard(reason) {
+  const done = await change("Discarding", (c) => api.discard(state.runId, c.cluster, c.version, reason));
+  if (done) showNotice(`${clusterName(done)} discarded. Press u to undo.`);
+}
+
+export async function toggleFlag() {
+  const flagged = !(state.current && state.current.flagged);
+  const done = await change("Flagging", (c) => api.flag(state.runId, c.cluster, c.version, flagged));
+  if (done) showNotice(`${clusterName(done)} ${done.flagged ? "flagged" : "unflagged"}.`);
+}
+
+export async function undo() {
+  const done = await change("Undoing the last change of", (c) => api.undo(state.runId, c.cluster, c.version));
+  if (done) showNotice(`Undone: ${clusterName(done)} is ${statusOf(done)}${done.label ? ` (“${done.label}”)` : ""}.`);
+}

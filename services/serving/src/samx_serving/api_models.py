@@ -1,0 +1,77 @@
+"""Request and response bodies of the HTTP API (typed, so the OpenAPI document says what comes back)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+from samx_core.events import ClassificationFlags, ScoredLabel
+
+from samx_serving.index import IndexRecord, JobProgress
+
+IMAGE_ID = r"^img-[0-9a-f]{32}$"
+
+
+class ImageRef(BaseModel):
+    """An image already ingested: its derivative is read from the archive."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image_id: str = Field(pattern=IMAGE_ID)
+    class_name: str | None = Field(default=None, description="explain only: the class to explain (default top-1)")
+
+
+class BatchImage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image_id: str | None = Field(default=None, pattern=IMAGE_ID)
+    data_base64: str | None = Field(default=None, description="A DICOM, PNG or JPEG file, base64")
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    images: list[BatchImage] = Field(min_length=1)
+
+
+class Classification(BaseModel):
+    image_id: str | None = None
+    model_version: str
+    top: list[ScoredLabel]
+    flags: ClassificationFlags
+
+
+class Problem(BaseModel):
+    status: int
+    reason: str
+    detail: str
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    result: Classification | None = None
+    error: Problem | None = None
+
+
+class BatchResponse(BaseModel):
+    results: list[BatchItemResult]
+
+
+class Explanation(BaseModel):
+    model_version: str
+    class_name: str
+    probability: float
+    top: list[ScoredLabel]
+    flags: ClassificationFlags
+    overlay_png_base64: str = Field(description="RGB PNG: the radiograph as the model saw it, map on top")
+    map: list[list[float]] = Field(description="Grad-CAM at the target layer's resolution (h, w), unscaled")
+    map_npy_base64: str = Field(description="The same map as a float32 .npy file")
+    target_layer: str
+
+
+class IndexPage(BaseModel):
+    model_version: str
+    label: str | None
+    total: int
+    offset: int
+    items: list[IndexRecord]
+    counts: dict[str, int] = Field(default_factory=dict, description="Images per top-1 label in this version")
+    job: JobProgress | None = Field(default=None, description="Reclassification of the archive with this version")

@@ -1,0 +1,39 @@
+"""The sort's way to the model: the serving HTTP API (so the sort runs anywhere the API is reachable,
+and classifies exactly as every other client does)."""
+
+from __future__ import annotations
+
+import httpx
+from samx_core.bus import RetryableError
+
+from samx_serving.api_models import Classification
+
+
+class ClassificationRefused(ValueError):
+    """The API refused this image (4xx): retrying will not help, the message is dead-lettered."""
+
+
+class HttpClassifier:
+    def __init__(self, base_url: str, *, timeout_s: float = 60.0) -> None:
+        self._http = httpx.Client(base_url=base_url, timeout=timeout_s)
+
+    def classify_image(self, image_id: str) -> Classification:
+        try:
+            r = self._http.post("/v1/classify", json={"image_id": image_id})
+        except httpx.HTTPError as exc:
+            raise RetryableError(f"serving unreachable: {type(exc).__name__}") from exc
+        if r.status_code >= 500 or r.status_code == 404 and "unknown_image" not in r.text:
+            raise RetryableError(f"serving answered {r.status_code}")
+        if r.status_code != 200:
+            raise ClassificationRefused(f"serving refused the image: {r.status_code} {r.json().get('reason')}")
+        return Classification.model_validate_json(r.content)
+
+    def served_version(self) -> str | None:
+        try:
+            r = self._http.get("/readyz")
+        except httpx.HTTPError:
+            return None
+        return r.json().get("model_version") if r.status_code == 200 else None
+
+    def close(self) -> None:
+        self._http.close()

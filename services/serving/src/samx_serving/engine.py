@@ -1,0 +1,85 @@
+"""One loaded classifier version and what it computes: logits for a batch, Grad-CAM for one image.
+
+No Ray, no HTTP: the Serve deployment holds an engine and swaps it whole on a new version, so a request
+that started on the old engine finishes on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from samx_core.imaging import to_uint8_square
+from samx_core.model_registry import ModelRegistry
+from samx_ml.bundle import ModelManifest, load_classifier
+from samx_ml.classifier import Classifier
+
+from samx_serving.gradcam import grad_cam, resolve_layer
+from samx_serving.preprocess import to_model_input
+
+
+@dataclass(frozen=True)
+class Explanation:
+    manifest: ModelManifest
+    logits: np.ndarray  # (C,)
+    class_index: int
+    cam: np.ndarray  # (S, S) float32 in [0, 1], S = manifest.image_size
+    raw: np.ndarray  # (h, w) float32, the target layer's resolution
+    image: np.ndarray  # (S, S) uint8: the squared input the model saw, for the overlay
+    target_layer: str
+
+
+class ModelEngine:
+    def __init__(self, manifest: ModelManifest, model: Classifier, *, target_layer: str | None = None) -> None:
+        self.manifest = manifest
+        self.model = model
+        self.target_layer = target_layer or manifest.target_layer
+        resolve_layer(model, self.target_layer)  # fail at load, not at the first explain
+
+    @classmethod
+    def from_registry(
+        cls, registry: ModelRegistry, version: str, *, target_layer: str | None = None, device: str = "cpu"
+    ) -> ModelEngine:
+        manifest = ModelManifest.from_dict(registry.manifest(version))
+        model = load_classifier(manifest, registry.weights(version), device)
+        for p in model.parameters():
+            p.requires_grad_(False)  # Grad-CAM needs the activations' gradient only
+        return cls(manifest, model, target_layer=target_layer)
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @torch.inference_mode()
+    def logits(self, pixels: list[np.ndarray]) -> np.ndarray:
+        """N display images (2-D uint8/uint16, any size) -> (N, C) float32 logits."""
+        x = to_model_input(pixels, self.manifest.load_size, self.manifest.image_size)
+        device = next(self.model.parameters()).device
+        return self.model(x.to(device)).float().cpu().numpy()
+
+    def explain(self, pixels: np.ndarray, class_name: str | None = None) -> Explanation:
+        """Grad-CAM of one image for ``class_name`` (default: the top-1 class)."""
+        index = None
+        if class_name is not None:
+            if class_name not in self.manifest.classes:
+                raise KeyError(class_name)
+            index = torch.tensor([self.manifest.classes.index(class_name)])
+        m = self.manifest
+        x = to_model_input([pixels], m.load_size, m.image_size)
+        device = next(self.model.parameters()).device
+        result = grad_cam(self.model, x.to(device), self.target_layer, None if index is None else index.to(device))
+        logits = result.logits[0].float().cpu().numpy()
+        chosen = int(index.item()) if index is not None else int(logits.argmax())
+        squared = torch.from_numpy(to_uint8_square(pixels, m.load_size))[None, None].float()
+        seen = F.interpolate(squared, size=(m.image_size, m.image_size), mode="bilinear", antialias=True)
+        image = seen[0, 0].clamp(0, 255).round().to(torch.uint8).numpy()
+        return Explanation(
+            m,
+            logits,
+            chosen,
+            result.cam[0].cpu().numpy().astype(np.float32),
+            result.raw[0].cpu().numpy(),
+            image,
+            self.target_layer,
+        )

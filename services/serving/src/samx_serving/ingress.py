@@ -1,0 +1,246 @@
+"""The HTTP ingress: FastAPI routes on a Serve deployment, composed with the model deployment by a handle.
+
+Decoding (CPU bound, per request) happens here so that the model replica's batches hold only the
+network's work; the replica squares the pixels itself because the square's size belongs to the version
+it serves (a new version may load at a different size)."""
+
+# No ``from __future__ import annotations`` here: FastAPI must see the route parameters' real types
+# (Request, Query) through Serve's class-based ingress wrapper.
+import asyncio
+import base64
+import binascii
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, ValidationError
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+from samx_core.events import RadiographIngested
+from samx_core.settings import S3Settings
+from samx_core.storage import ObjectMissingError, ObjectStore
+from samx_ml.bundle import ModelManifest
+
+from samx_serving.api_models import (
+    BatchItemResult,
+    BatchRequest,
+    BatchResponse,
+    Classification,
+    Explanation,
+    ImageRef,
+    IndexPage,
+    Problem,
+)
+from samx_serving.flags import probabilities, score
+from samx_serving.index import SortedIndex
+from samx_serving.overlay import npy_base64, overlay_png
+from samx_serving.preprocess import InputError, RadiographInput, decode_derivative, decode_request
+
+
+class IngressArgs(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    s3: S3Settings
+    top_k: int = 3
+    max_body_bytes: int = 64 * 1024 * 1024
+    max_batch_images: int = 32
+    allowed_modalities: frozenset[str] = frozenset({"CR", "DX"})
+    ood_min_max_probability: float | None = None
+    ood_min_logsumexp: float | None = None
+
+
+app = FastAPI(title="SAM-X serving", version="1", description="Anatomical region of musculoskeletal radiographs")
+
+
+@app.exception_handler(InputError)
+async def _input_error(_request: Request, exc: InputError) -> JSONResponse:
+    return JSONResponse(Problem(status=exc.status, reason=exc.reason, detail=exc.detail).model_dump(), exc.status)
+
+
+def _not_loaded(exc: Exception) -> bool:
+    return "ModelNotLoaded" in type(exc).__name__ or "ModelNotLoaded" in str(exc)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise InputError(413, "too_large", f"the body is over the {limit} byte limit")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise InputError(413, "too_large", f"the body is over the {limit} byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=256)
+@serve.ingress(app)
+class Ingress:
+    def __init__(self, model: DeploymentHandle, args: IngressArgs) -> None:
+        self._model, self._args = model, args
+        self._store = ObjectStore(args.s3)
+        self._index = SortedIndex(self._store, args.s3.archive_bucket)
+
+    # -- inputs ---------------------------------------------------------------------------------------
+    async def _archived(self, image_id: str) -> RadiographInput:
+        bucket = self._args.s3.archive_bucket
+        record = await asyncio.to_thread(self._store.get_json_or_none, bucket, f"meta/{image_id}.json")
+        if record is None:
+            raise InputError(404, "unknown_image", "no ingested radiograph has this image id")
+        event = RadiographIngested.model_validate(record)
+        try:
+            png = await asyncio.to_thread(self._store.get_bytes, event.derivative.bucket, event.derivative.key)
+        except ObjectMissingError:
+            raise InputError(404, "object_missing", "the radiograph's derivative is not in the archive") from None
+        return await asyncio.to_thread(decode_derivative, png, event.tags)
+
+    async def _from_bytes(self, data: bytes) -> RadiographInput:
+        a = self._args
+        return await asyncio.to_thread(
+            decode_request, data, max_bytes=a.max_body_bytes, allowed_modalities=a.allowed_modalities
+        )
+
+    async def _input(self, request: Request) -> tuple[RadiographInput, ImageRef | None]:
+        """A raw file, or JSON naming an ingested image."""
+        body = await _read_body(request, self._args.max_body_bytes)
+        if request.headers.get("content-type", "").split(";")[0].strip() == "application/json":
+            try:
+                ref = ImageRef.model_validate_json(body)
+            except ValidationError as exc:
+                detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                raise InputError(422, "invalid_request", detail) from None
+            return await self._archived(ref.image_id), ref
+        return await self._from_bytes(body), None
+
+    # -- the model --------------------------------------------------------------------------------------
+    async def _classify(self, radiograph: RadiographInput, image_id: str | None) -> Classification:
+        try:
+            manifest, logits = await self._model.classify.remote(radiograph.pixels)
+        except Exception as exc:
+            if _not_loaded(exc):
+                raise InputError(503, "no_model", "no model version is loaded yet") from None
+            raise
+        scored = self._score(manifest, logits, radiograph)
+        return Classification(image_id=image_id, model_version=manifest.version, top=scored.top, flags=scored.flags)
+
+    def _score(self, manifest: ModelManifest, logits, radiograph: RadiographInput):
+        a = self._args
+        return score(
+            logits,
+            manifest,
+            top_k=a.top_k,
+            body_part=radiograph.tags.body_part_examined if radiograph.tags else None,
+            ood_min_max_probability=a.ood_min_max_probability,
+            ood_min_logsumexp=a.ood_min_logsumexp,
+        )
+
+    # -- routes -----------------------------------------------------------------------------------------
+    @app.post("/v1/classify", response_model=Classification)
+    async def classify(self, request: Request) -> Classification:
+        radiograph, ref = await self._input(request)
+        return await self._classify(radiograph, ref.image_id if ref else None)
+
+    @app.post("/v1/classify/batch", response_model=BatchResponse)
+    async def classify_batch(self, request: Request) -> BatchResponse:
+        body = await _read_body(request, self._args.max_body_bytes)
+        try:
+            batch = BatchRequest.model_validate_json(body)
+        except ValidationError as exc:
+            raise InputError(422, "invalid_request", f"{exc.error_count()} error(s) in the batch body") from None
+        if len(batch.images) > self._args.max_batch_images:
+            raise InputError(413, "too_many_images", f"at most {self._args.max_batch_images} images per batch")
+        results = await asyncio.gather(*(self._batch_item(i, item) for i, item in enumerate(batch.images)))
+        return BatchResponse(results=list(results))
+
+    async def _batch_item(self, index: int, item) -> BatchItemResult:
+        try:
+            if (item.image_id is None) == (item.data_base64 is None):
+                raise InputError(422, "invalid_request", "give exactly one of image_id and data_base64")
+            if item.image_id is not None:
+                radiograph = await self._archived(item.image_id)
+            else:
+                try:
+                    data = base64.b64decode(item.data_base64, validate=True)
+                except (binascii.Error, ValueError):
+                    raise InputError(422, "invalid_request", "data_base64 is not base64") from None
+                radiograph = await self._from_bytes(data)
+            return BatchItemResult(index=index, result=await self._classify(radiograph, item.image_id))
+        except InputError as err:
+            return BatchItemResult(index=index, error=Problem(status=err.status, reason=err.reason, detail=err.detail))
+
+    @app.post("/v1/explain", response_model=Explanation)
+    async def explain(
+        self, request: Request, class_name: str | None = None, format: str = Query("json", pattern="^(json|png)$")
+    ):
+        radiograph, ref = await self._input(request)
+        wanted = class_name or (ref.class_name if ref else None)
+        try:
+            exp = await self._model.explain.remote(radiograph.pixels, wanted)
+        except Exception as exc:
+            if _not_loaded(exc):
+                raise InputError(503, "no_model", "no model version is loaded yet") from None
+            if "KeyError" in type(exc).__name__ or isinstance(exc, KeyError):
+                raise InputError(422, "unknown_class", f"the served model has no class {wanted!r}") from None
+            raise
+        png = await asyncio.to_thread(overlay_png, exp.image, exp.cam)
+        if format == "png":
+            return Response(png, media_type="image/png", headers={"X-Model-Version": exp.manifest.version})
+        scored = self._score(exp.manifest, exp.logits, radiograph)
+        name = exp.manifest.classes[exp.class_index]
+        return Explanation(
+            model_version=exp.manifest.version,
+            class_name=name,
+            probability=probabilities(exp.logits)[exp.class_index],
+            top=scored.top,
+            flags=scored.flags,
+            overlay_png_base64=base64.b64encode(png).decode(),
+            map=[[round(float(v), 6) for v in row] for row in exp.raw],
+            map_npy_base64=npy_base64(exp.raw),
+            target_layer=exp.target_layer,
+        )
+
+    @app.get("/v1/model")
+    async def model(self) -> JSONResponse:
+        manifest = await self._model.manifest.remote()
+        if manifest is None:
+            raise InputError(503, "no_model", "no model version is loaded yet")
+        return JSONResponse(manifest)
+
+    @app.get("/v1/index", response_model=IndexPage)
+    async def index(
+        self,
+        label: str | None = Query(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"),
+        model_version: str | None = Query(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"),
+        offset: int = Query(0, ge=0),
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> IndexPage:
+        if model_version is None:
+            manifest = await self._model.manifest.remote()
+            if manifest is None:
+                raise InputError(503, "no_model", "no model version is loaded; pass model_version")
+            model_version = manifest["version"]
+        counts = await asyncio.to_thread(self._index.counts, model_version)
+        job = await asyncio.to_thread(self._index.progress, model_version)
+        if label is None:
+            total = sum(counts.values())
+            return IndexPage(
+                model_version=model_version, label=None, total=total, offset=0, items=[], counts=counts, job=job
+            )
+        total, items = await asyncio.to_thread(self._index.by_label, model_version, label, offset=offset, limit=limit)
+        return IndexPage(
+            model_version=model_version, label=label, total=total, offset=offset, items=items, counts=counts, job=job
+        )
+
+    @app.get("/healthz")
+    async def healthz(self) -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(self) -> JSONResponse:
+        manifest = await self._model.manifest.remote()
+        if manifest is None:
+            return JSONResponse({"status": "no model loaded"}, 503)
+        return JSONResponse({"status": "ready", "model_version": manifest["version"]})
+
+
+__all__ = ["Ingress", "IngressArgs", "app"]

@@ -1,0 +1,68 @@
+"""From a request's bytes (or an archived derivative) to the model's input, exactly as in training.
+
+Training (samx_trainer.data) loads the stored derivative PNG (``encode_derivative_png`` of the decoded
+display pixels, lossless, 8 or 16-bit) and squares it with ``to_uint8_square(pixels, load_size)``;
+``eval_transform`` then resizes to ``image_size`` and standardizes. Serving decodes with the same
+``decode_radiograph`` and applies the same two functions, so a served radiograph and a trained one get
+identical tensors (tests/test_preprocess.py proves it on real radiographs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from samx_core.imaging import RadiographRejected, decode_radiograph, load_derivative, to_uint8_square
+from samx_core.radiograph import RadiographTags, RejectReason
+from samx_ml.augment import eval_transform
+
+# HTTP status per reason: 413 too big, 415 a format we do not read, 422 a readable file that is not a
+# radiograph we can classify (empty, truncated, multi-frame, a CT slice, ...).
+_STATUS = {
+    RejectReason.TOO_LARGE: 413,
+    RejectReason.NOT_AN_IMAGE: 415,
+    RejectReason.UNSUPPORTED_TRANSFER_SYNTAX: 415,
+}
+
+
+class InputError(Exception):
+    """A request the service refuses, with its HTTP status and a patient-free reason."""
+
+    def __init__(self, status: int, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.status, self.reason, self.detail = status, reason, detail
+
+
+@dataclass(frozen=True)
+class RadiographInput:
+    """Display pixels (2-D uint8/uint16) and the header tags that the flags use."""
+
+    pixels: np.ndarray
+    tags: RadiographTags | None
+
+
+def decode_request(data: bytes, *, max_bytes: int, allowed_modalities: frozenset[str]) -> RadiographInput:
+    """Raw request body -> pixels and tags, or ``InputError`` (413/415/422) with the decoder's reason."""
+    try:
+        decoded = decode_radiograph(data, max_bytes=max_bytes)
+    except RadiographRejected as rejected:
+        raise InputError(_STATUS.get(rejected.reason, 422), rejected.reason.value, rejected.detail) from None
+    modality = decoded.tags.modality
+    if modality is not None and modality.upper() not in allowed_modalities:
+        raise InputError(
+            422,
+            RejectReason.MODALITY_NOT_ALLOWED.value,
+            f"modality {modality} is not a projection radiograph (allowed: {', '.join(sorted(allowed_modalities))})",
+        )
+    return RadiographInput(decoded.pixels, decoded.tags)
+
+
+def decode_derivative(png: bytes, tags: RadiographTags | None) -> RadiographInput:
+    """An archived derivative PNG (what training reads) -> pixels, with the tags of its record."""
+    return RadiographInput(load_derivative(png), tags)
+
+
+def to_model_input(pixels: list[np.ndarray], load_size: int, image_size: int) -> torch.Tensor:
+    """N display images -> (N, 1, image_size, image_size) float32, standardized per image."""
+    squared = np.stack([to_uint8_square(p, load_size) for p in pixels])[:, None]  # (N, 1, L, L) uint8
+    return eval_transform(torch.from_numpy(squared), image_size)

@@ -1,0 +1,68 @@
+"""Serving settings (env prefix ``SAMX_SERVING_``), built by ``get_settings()``, never at import time."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from samx_core.settings import KafkaSettings, S3Settings
+
+
+class ServingSettings(BaseSettings):
+    """What ``samx-serving deploy`` / ``sort`` / ``export`` read from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="SAMX_SERVING_", extra="ignore")
+
+    ray_address: str | None = Field(default=None, description="Ray cluster; none: SAMX_RAY_ADDRESS, else a local Ray")
+    app_name: str = "samx-serving"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    model_version: str | None = Field(default=None, description="Pin a registry version; none: the promoted one")
+    # Replicas: a fixed count, or autoscaling between min and max on ongoing requests per replica.
+    model_replicas: int = Field(default=1, ge=1)
+    autoscale_max_replicas: int | None = Field(default=None, ge=1)
+    target_ongoing_requests: float = Field(default=16.0, gt=0)
+    model_num_cpus: float = Field(default=1.0, ge=0)
+    model_num_gpus: float = Field(default=0.0, ge=0)
+    torch_threads: int | None = Field(default=None, ge=1, description="torch intra-op threads per model replica")
+    max_batch_size: int = Field(default=32, ge=1)
+    batch_wait_timeout_s: float = Field(default=0.01, ge=0)
+    top_k: int = Field(default=3, ge=1)
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    max_batch_images: int = Field(default=32, ge=1)
+    cam_target_layer: str | None = Field(default=None, description="Grad-CAM layer; none: the manifest's")
+    allowed_modalities: frozenset[str] = frozenset({"CR", "DX"})
+    # Out-of-distribution: flag not_msk when the max softmax probability or the negative energy
+    # (logsumexp of the logits; Liu et al., NeurIPS 2020) falls below these. None: off, unless the
+    # manifest's metrics carry "ood_min_max_probability" / "ood_min_logsumexp" from calibration.
+    ood_min_max_probability: float | None = Field(default=None, ge=0, le=1)
+    ood_min_logsumexp: float | None = None
+    sort_consumer_group: str = "samx-serving-sort"
+    reclassify_consumer_group: str = "samx-serving-reclassify"
+    watcher_consumer_group: str = "samx-serving-watcher"
+    serving_url: str | None = Field(default=None, description="Where 'sort' reaches the HTTP API")
+    sort_concurrency: int = Field(default=8, ge=1)
+    swap_timeout_s: float = Field(default=300.0, gt=0)
+
+    def url(self) -> str:
+        return self.serving_url or f"http://{self.http_host}:{self.http_port}"
+
+
+class RayAddress(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SAMX_RAY_", extra="ignore")
+
+    address: str | None = None
+
+
+def get_settings() -> ServingSettings:
+    settings = ServingSettings()
+    if settings.ray_address is None:
+        settings = settings.model_copy(update={"ray_address": RayAddress().address})
+    return settings
+
+
+def get_kafka_settings() -> KafkaSettings:
+    return KafkaSettings()
+
+
+def get_s3_settings() -> S3Settings:
+    return S3Settings()

@@ -1,0 +1,237 @@
+"""Phase-2 classifier training as one Ray Train ``TorchTrainer`` job with DDP (CPU here, GPU when present).
+
+One job runs a list of tasks in order (the cross-validation folds, then the final model): each task
+starts from the phase-1 backbone with a new linear head (``samx_ml.classifier.Classifier``; label
+injection, Hinterwimmer et al., Eur Radiol 2023) and is fine-tuned on its training indices; rank 0
+then predicts the task's evaluation indices. One worker group for all tasks saves its start-up per
+fold. Progress (epoch, loss, images/s, ETA) goes to the console; Ray Train hears once per task, when
+rank 0 writes a checkpoint (predictions so far; the final task also its weights) into the run's
+storage in MinIO, so a restarted worker group continues with the next task.
+
+Per rank: shard r of the task's images (r, r + W, ...), the same number of steps on every rank (DDP
+needs it), class balance as ``ClassifierConfig.balance`` says (weighted loss or class-balanced
+sampling, weights from the whole task's targets so every rank uses the same).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow.fs
+import ray
+import ray.train
+import ray.train.torch
+import torch
+import torch.nn.functional as F
+from samx_core.settings import S3Settings
+from samx_ml.augment import AugmentConfig, random_view
+from samx_ml.backbone import Backbone
+from samx_ml.classifier import Classifier, class_weights, predict_proba
+from samx_ml.profiles import ClassifierConfig
+from samx_ml.runtime import setup_device, to_device, warmup_cosine
+
+from samx_trainer.settings import TrainerSettings
+from samx_trainer.storage_fs import s3_filesystem
+
+STATE_FILE = "phase2.pt"
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str  # "fold-1", ..., "final"
+    train: np.ndarray  # indices into the image tensor
+    evaluate: np.ndarray  # indices rank 0 predicts after training
+    keep_weights: bool = False
+
+
+@dataclass
+class TaskResult:
+    name: str
+    probs: np.ndarray  # (len(evaluate), C)
+    losses: list[float]
+    images_per_s: float
+    seconds: float
+    weights: dict[str, torch.Tensor] | None = None
+
+
+def _config_from_dict(d: dict) -> ClassifierConfig:
+    d = dict(d)
+    d["augment"] = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["augment"].items()})
+    return ClassifierConfig(**d)
+
+
+def _train_task(task: dict, images, targets, backbone_state, arch, cfg, device, rank, world) -> dict:
+    """Fine-tune one model on ``task['train']``; returns (on every rank) what the checkpoint keeps."""
+    idx = torch.as_tensor(task["train"])
+    y_task = targets[idx]
+    weights = class_weights(y_task, cfg.balance_power).to(device)
+    shard = idx[rank::world]
+    x, y = images[shard].to(device), targets[shard].to(device)
+    n_min = len(idx) // world
+    bs = max(2, min(cfg.batch_size // world, n_min))
+    steps = max(1, n_min // bs)
+    backbone = Backbone(arch)
+    backbone.load_state_dict(backbone_state)
+    inner = to_device(Classifier(backbone, targets.shape[1]), device)
+    model = ray.train.torch.prepare_model(inner)
+    inner = model.module if hasattr(model, "module") else model
+    groups = [
+        {"params": inner.backbone.parameters(), "lr": cfg.lr * cfg.backbone_lr_mult},
+        {"params": inner.head.parameters(), "lr": cfg.lr},
+    ]
+    base = [g["lr"] for g in groups]
+    opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    sample_p = (y @ weights).clamp_min(1e-8) if cfg.balance == "sampler" else None
+    loss_w = weights if cfg.balance == "weighted" else None
+    c, losses, rates, t_task = targets.shape[1], [], [], time.perf_counter()
+    model.train()
+    for epoch in range(cfg.epochs):
+        t0, total = time.perf_counter(), 0.0
+        order = (
+            torch.multinomial(sample_p, steps * bs, replacement=True)
+            if sample_p is not None
+            else torch.randperm(len(x), device=device)
+        )
+        for s in range(steps):
+            for g, b in zip(opt.param_groups, base, strict=True):
+                g["lr"] = b * warmup_cosine((epoch + s / steps) / cfg.epochs, cfg.warmup_frac)
+            batch = order[s * bs : (s + 1) * bs]
+            logits = model(random_view(x[batch], cfg.image_size, cfg.augment))
+            target = y[batch] * (1 - cfg.label_smoothing) + cfg.label_smoothing / c
+            loss = F.cross_entropy(logits.float(), target, weight=loss_w)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach())
+        epoch_s = time.perf_counter() - t0
+        losses.append(total / steps)
+        rates.append(steps * bs * world / epoch_s)
+        if rank == 0:
+            print(
+                f"[phase2 {task['name']}] epoch {epoch + 1}/{cfg.epochs} loss {losses[-1]:.4f} "
+                f"{rates[-1]:.1f} img/s ETA {(cfg.epochs - epoch - 1) * epoch_s:.0f}s",
+                flush=True,
+            )
+    out = {
+        "losses": losses,
+        "images_per_s": float(np.mean(rates[1:] or rates)),
+        "seconds": time.perf_counter() - t_task,
+    }
+    if rank == 0:
+        out["probs"] = predict_proba(inner, images[torch.as_tensor(task["evaluate"])], cfg.image_size, device)
+        if task["keep_weights"]:
+            out["weights"] = {k: v.detach().cpu() for k, v in inner.state_dict().items()}
+    return out
+
+
+def train_loop(config: dict) -> None:
+    """Per-rank loop over the tasks. config: images/targets (ObjectRefs), backbone (ObjectRef), tasks, ..."""
+    cfg = _config_from_dict(config["classifier"])
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    torch.set_num_threads(max(1, int(config.get("threads", 1))))
+    device = ray.train.torch.get_device()
+    setup_device(device)
+    images, targets = ray.get(config["images"]), ray.get(config["targets"])
+    backbone_state = ray.get(config["backbone"])
+    done: dict[str, dict] = {}
+    ckpt = ray.train.get_checkpoint()
+    if ckpt is not None:
+        with ckpt.as_directory() as d:
+            done = torch.load(os.path.join(d, STATE_FILE), map_location="cpu", weights_only=False)["done"]
+        if rank == 0:
+            print(f"[phase2] resumed after {', '.join(done)}", flush=True)
+    for i, task in enumerate(config["tasks"]):
+        if task["name"] in done:
+            continue
+        torch.manual_seed(config.get("seed", 0) + 1000 * i + rank)
+        out = _train_task(task, images, targets, backbone_state, config["arch"], cfg, device, rank, world)
+        done[task["name"]] = out
+        metrics = {"task": task["name"], "done": len(done), "loss": out["losses"][-1]}
+        if rank == 0:
+            with tempfile.TemporaryDirectory() as d:
+                torch.save({"done": done}, os.path.join(d, STATE_FILE))
+                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(d))
+        else:
+            ray.train.report(metrics)
+
+
+def archive_storage(s3: S3Settings, prefix: str) -> tuple[str, pyarrow.fs.FileSystem]:
+    """Ray Train storage in the archive bucket: checkpoints of a run travel with its other artifacts."""
+    return f"{s3.archive_bucket}/{prefix.strip('/')}", s3_filesystem(s3)
+
+
+def run_classifier_tasks(
+    images: torch.Tensor,
+    targets: np.ndarray,
+    backbone_state: dict[str, torch.Tensor],
+    arch: str,
+    cfg: ClassifierConfig,
+    tasks: list[Task],
+    trainer: TrainerSettings,
+    storage_path: str,
+    storage_filesystem: pyarrow.fs.FileSystem | None = None,
+) -> list[TaskResult]:
+    """Run ``tasks`` on the Ray cluster ``ray.init`` connected to; checkpoints under
+    ``<storage_path>/classifier/`` (``<archive bucket>/<prefix>`` with :func:`archive_storage`)."""
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    use_gpu = torch.cuda.is_available()
+    torch_trainer = TorchTrainer(
+        train_loop,
+        train_loop_config={
+            "images": ray.put(images),
+            "targets": ray.put(torch.as_tensor(targets, dtype=torch.float32)),
+            "backbone": ray.put(backbone_state),
+            "arch": arch,
+            "classifier": dataclasses.asdict(cfg),
+            "tasks": [
+                {
+                    "name": t.name,
+                    "train": t.train.tolist(),
+                    "evaluate": t.evaluate.tolist(),
+                    "keep_weights": t.keep_weights,
+                }
+                for t in tasks
+            ],
+            "threads": trainer.cpus_per_worker,
+            "seed": trainer.seed,
+        },
+        scaling_config=ScalingConfig(
+            num_workers=trainer.num_workers,
+            use_gpu=use_gpu,
+            resources_per_worker=None if use_gpu else {"CPU": trainer.cpus_per_worker},
+        ),
+        run_config=RunConfig(
+            name="classifier",
+            storage_path=storage_path,
+            storage_filesystem=storage_filesystem,
+            failure_config=FailureConfig(max_failures=trainer.max_failures),
+            checkpoint_config=CheckpointConfig(num_to_keep=1),
+        ),
+    )
+    result = torch_trainer.fit()
+    if result.checkpoint is None:
+        raise RuntimeError(f"phase-2 training ended without a checkpoint: {result.error}")
+    with result.checkpoint.as_directory() as d:
+        done = torch.load(os.path.join(d, STATE_FILE), map_location="cpu", weights_only=False)["done"]
+    missing = [t.name for t in tasks if t.name not in done]
+    if missing:
+        raise RuntimeError(f"phase-2 training ended before tasks {missing}: {result.error}")
+    return [
+        TaskResult(
+            t.name,
+            np.asarray(done[t.name]["probs"]),
+            done[t.name]["losses"],
+            done[t.name]["images_per_s"],
+            done[t.name]["seconds"],
+            done[t.name].get("weights"),
+        )
+        for t in tasks
+    ]
