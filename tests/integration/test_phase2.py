@@ -19,11 +19,11 @@ import ray
 from kafka import KafkaProducer
 from samx_core.bus import EventPublisher, ensure_topics
 from samx_core.bus.reader import EventReader
-from samx_core.events import DeadLetter, LabelsPublished, ModelPublished
+from samx_core.events import ClusteringCompleted, DeadLetter, LabelsPublished, ModelPublished, Phase1Requested
 from samx_core.model_registry import ModelRegistry
 from samx_core.storage import ObjectStore
 from samx_trainer.__main__ import main as trainer_main
-from samx_trainer.consumer import LabelsConsumer
+from samx_trainer.consumer import TrainerConsumer
 from samx_trainer.settings import RaySettings, Settings, TrainerSettings
 
 from tests.support.datasets import load_unifesp_labels
@@ -113,7 +113,7 @@ def test_labels_published_trains_registers_and_promotes_a_classifier(
         consumer_group=f"{namespace}-trainer",
     )
     settings = Settings(trainer, s3_settings, kafka_settings, RaySettings(address=None))
-    consumer = LabelsConsumer(settings, "ci")  # creates the topics
+    consumer = TrainerConsumer(settings, "ci")  # creates the topics
     ensure_topics(kafka_settings, [LabelsPublished.TOPIC])
 
     raw = KafkaProducer(**kafka_settings.client_kwargs())
@@ -196,3 +196,32 @@ def test_cli_phase2_without_a_backbone_and_promote_of_a_missing_version_are_clea
     assert "no label set" in capsys.readouterr().err
     assert trainer_main(["promote", "nope"]) == 2
     assert "no model version 'nope'" in capsys.readouterr().err
+
+
+def test_phase1_requests_run_once_and_bad_ones_are_dead_lettered(kafka_settings, s3_settings, namespace):
+    """The trainer consumer's phase-1 path: a finished run is acknowledged without training again; a request
+    on an empty archive is dead-lettered with its reason (no Ray needed for either)."""
+    store, bucket = ObjectStore(s3_settings), s3_settings.archive_bucket
+    store.ensure_buckets(bucket)
+    store.put_bytes(bucket, "runs/phase1/finished-run/report.md", b"# done", content_type="text/markdown")
+    settings = Settings(
+        TrainerSettings(consumer_group=f"{namespace}-trainer"), s3_settings, kafka_settings, RaySettings(address=None)
+    )
+    consumer = TrainerConsumer(settings, "ci")
+    with EventPublisher(kafka_settings) as publisher:
+        publisher.publish_and_wait(Phase1Requested(run_id="finished-run", profile="ci", requested_by="ops"))
+        publisher.publish_and_wait(Phase1Requested(run_id="empty-archive", profile="ci", requested_by="ops"))
+    stop = threading.Event()
+    worker = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
+    worker.start()
+    try:
+        with EventReader(kafka_settings, [DeadLetter.TOPIC], from_beginning=True) as reader:
+            dead = next(iter(reader.events(timeout_s=90)), None)
+        with EventReader(kafka_settings, [ClusteringCompleted.TOPIC], from_beginning=True) as reader:
+            completed = list(reader.events(timeout_s=10, idle_s=5))
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+    assert dead is not None and (dead.reason, dead.error_type) == ("handler_error", "Phase1DataError"), dead
+    assert dead.headers.get("samx-event-type") == "Phase1Requested"
+    assert completed == []

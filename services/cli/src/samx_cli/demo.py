@@ -50,7 +50,7 @@ def run_demo(
         console.print(f"[red]no data folder at {data}[/red] (the bundled sample is data/sample)")
         return 2
     files = collect_files([data])
-    steps = Steps(console, 8 if phase1_profile else 3)
+    steps = Steps(console, 7 if phase1_profile else 3)
     steps.next("local stack: Kafka (KRaft), MinIO, Ray")
     stack.up()
     env = stack_environment(settings)

@@ -71,7 +71,7 @@ def export_index(
         def copy(record: IndexRecord) -> None:
             meta = store.get_json(bucket, f"meta/{record.image_id}.json")
             ref = meta["derivative"]  # type: ignore[index]
-            folder = out / record.label
+            folder = out / record.label.replace("/", "-")  # a name like 'a/p' stays one folder
             folder.mkdir(exist_ok=True)
             (folder / f"{record.image_id}.png").write_bytes(store.get_bytes(ref["bucket"], ref["key"]))
 

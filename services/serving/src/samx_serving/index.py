@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from urllib.parse import quote, unquote
 
 from pydantic import BaseModel, ConfigDict, Field
 from samx_core.events import ClassificationFlags, ScoredLabel
@@ -56,6 +57,14 @@ def _safe(part: str) -> str:
     return part
 
 
+def _label_part(label: str) -> str:
+    """Labels are free names from the labeling vocabulary ('thoracic spine', 'knee (lateral)', 'a/p'):
+    percent-encoded into one key segment, so no name can reach outside its folder."""
+    if not label or len(label) > 64:
+        raise ValueError("a label is 1 to 64 characters")
+    return quote(label, safe="")
+
+
 class SortedIndex:
     def __init__(self, store: ObjectStore, bucket: str, *, read_threads: int = 8) -> None:
         self._store, self._bucket, self._threads = store, bucket, read_threads
@@ -66,7 +75,7 @@ class SortedIndex:
     def put(self, record: IndexRecord) -> None:
         root = self._root(record.model_version)
         doc = record.model_dump(mode="json")
-        self._store.put_json(self._bucket, f"{root}labels/{_safe(record.label)}/{record.image_id}.json", doc)
+        self._store.put_json(self._bucket, f"{root}labels/{_label_part(record.label)}/{record.image_id}.json", doc)
         self._store.put_json(self._bucket, f"{root}images/{record.image_id}.json", doc)  # last: marks it done
 
     def get(self, version: str, image_id: str) -> IndexRecord | None:
@@ -79,7 +88,7 @@ class SortedIndex:
 
     def by_label(self, version: str, label: str, *, offset: int = 0, limit: int = 100) -> tuple[int, list[IndexRecord]]:
         """(total, records[offset:offset+limit]) of one top-1 label, in image id order."""
-        keys = sorted(self._store.list_keys(self._bucket, f"{self._root(version)}labels/{_safe(label)}/"))
+        keys = sorted(self._store.list_keys(self._bucket, f"{self._root(version)}labels/{_label_part(label)}/"))
         return len(keys), self._read(keys[offset : offset + limit])
 
     def all(self, version: str) -> list[IndexRecord]:
@@ -89,7 +98,7 @@ class SortedIndex:
         prefix = f"{self._root(version)}labels/"
         counts: dict[str, int] = {}
         for key in self._store.list_keys(self._bucket, prefix):
-            label = key[len(prefix) :].split("/", 1)[0]
+            label = unquote(key[len(prefix) :].split("/", 1)[0])
             counts[label] = counts.get(label, 0) + 1
         return dict(sorted(counts.items()))
 
