@@ -14,7 +14,13 @@ import pytest
 from tests.support.datasets import unifesp_dir
 
 REPO = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        os.environ.get("SAMX_E2E_TARGET") == "kind",
+        reason="starts its own local stack; the kind target runs test_pipeline",
+    ),
+]
 
 
 def _samx(*args: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:

@@ -50,19 +50,39 @@ def _stack_env(home: Path) -> dict[str, str]:
     return env
 
 
+KIND = os.environ.get("SAMX_E2E_TARGET") == "kind"
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
+    """The local stack by default; with SAMX_E2E_TARGET=kind (k8s/e2e.sh) the chart's services, port-forwarded:
+    the same command drives them (phase 1 through ``phase1.requested`` and the launcher's RayJob)."""
     home = tmp_path_factory.mktemp("home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAMX_")}
+    env = {k: v for k, v in os.environ.items() if KIND or not k.startswith("SAMX_")}
     env |= {"SAMX_HOME": str(home), "SAMX_BUILD": str(REPO / ".samx" / "build"), "COLUMNS": "140"}
+    if KIND:
+        env |= {
+            "SAMX_LABELING_URL": os.environ["SAMX_E2E_LABELING_URL"],
+            "SAMX_LABELING_TOKEN": os.environ["SAMX_E2E_LABELING_TOKEN"],
+            "SAMX_SERVING_URL": os.environ["SAMX_E2E_SERVING_URL"],
+        }
     try:
-        run = _samx("demo", env=env, timeout=1500)
+        run = _samx("demo", env=env, timeout=3600 if KIND else 1500)
         assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-6000:]
-        yield run.stdout, json.loads((home / "stack" / "demo.json").read_text()), _stack_env(home)
+        result = json.loads((home / "stack" / "demo.json").read_text())
+        kafka = env["SAMX_KAFKA_BOOTSTRAP_SERVERS"] if KIND else _stack_env(home)["SAMX_KAFKA_BOOTSTRAP_SERVERS"]
+        yield run.stdout, result, kafka
     finally:
-        down = _samx("stack", "down", env=env, timeout=180)
-        assert down.returncode == 0, down.stderr
-        assert list((home / "stack" / "pids").glob("*.pid")) == [], "stack down left processes running"
+        if not KIND:
+            down = _samx("stack", "down", env=env, timeout=180)
+            assert down.returncode == 0, down.stderr
+            assert list((home / "stack" / "pids").glob("*.pid")) == [], "stack down left processes running"
+
+
+def _viewer_token(result: dict) -> str:
+    if KIND:
+        return os.environ["SAMX_E2E_LABELING_TOKEN"]
+    return next(iter(json.loads(Path(result["labeling_tokens_file"]).read_text())))
 
 
 def test_the_main_job_prints_what_a_user_needs(demo):
@@ -80,9 +100,7 @@ def test_the_main_job_prints_what_a_user_needs(demo):
 
 def test_labeling_api_has_the_published_label_set(demo):
     _, result, _ = demo
-    tokens = json.loads(Path(result["labeling_tokens_file"]).read_text())
-    viewer = next(iter(tokens))
-    auth = {"Authorization": f"Bearer {viewer}"}
+    auth = {"Authorization": f"Bearer {_viewer_token(result)}"}
     base = result["labeling_url"] + f"/api/v1/runs/{result['run_id']}"
     status, body = _http("GET", base + "/labelsets", headers=auth)
     assert status == 200, body
@@ -115,12 +133,12 @@ def test_serving_classifies_explains_and_refuses_bad_input(demo):
 
 
 def test_sorted_index_and_classified_events_cover_the_archive(demo):
-    _, result, env = demo
+    _, result, bootstrap = demo
     status, body = _http("GET", result["serving_url"] + "/v1/index")
     assert status == 200, body
     counts = json.loads(body)["counts"]
     assert sum(counts.values()) == result["n_images"]
-    kafka = KafkaSettings(bootstrap_servers=env["SAMX_KAFKA_BOOTSTRAP_SERVERS"])
+    kafka = KafkaSettings(bootstrap_servers=bootstrap)
     seen: set[str] = set()
     with EventReader(kafka, [RadiographClassified.TOPIC], from_beginning=True) as reader:
         for event in reader.events(timeout_s=60, idle_s=5):

@@ -101,11 +101,12 @@ def submit(phase: str, run_id: str, labelset_version: int | None = None) -> None
 
 
 def consume() -> None:
-    """A phase-2 RayJob per labels.published event, at least once (samx_core.bus: an event is committed
-    after its RayJob exists; a bad event is dead-lettered with its reason)."""
+    """A phase-1 RayJob per phase1.requested and a phase-2 RayJob per labels.published event, at least once
+    (samx_core.bus: an event is committed after its RayJob exists; a bad event is dead-lettered with its
+    reason)."""
     from samx_core.bus import EventConsumer, EventPublisher
     from samx_core.bus.consumer import Subscription
-    from samx_core.events import LabelsPublished
+    from samx_core.events import LabelsPublished, Phase1Requested
     from samx_core.settings import KafkaSettings
 
     stop = threading.Event()
@@ -114,6 +115,9 @@ def consume() -> None:
 
     def handle(event: LabelsPublished) -> None:
         submit("phase2", event.run_id, event.labelset_version)
+
+    def handle_phase1(event: Phase1Requested) -> None:
+        submit("phase1", event.run_id)
 
     def counted(topic: str, outcome: object, seconds: float) -> None:
         # handled or dead-lettered: a test stops the launcher after its messages
@@ -128,7 +132,7 @@ def consume() -> None:
     consumer = EventConsumer(
         kafka,
         group_id=os.environ.get("SAMX_LAUNCHER_CONSUMER_GROUP", "samx-trainer-launcher"),
-        subscriptions=[Subscription(LabelsPublished, handle)],
+        subscriptions=[Subscription(LabelsPublished, handle), Subscription(Phase1Requested, handle_phase1)],
         publisher=publisher,
         max_batch=1,
         on_outcome=counted,

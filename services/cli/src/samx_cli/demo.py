@@ -24,13 +24,22 @@ from samx_cli.outcomes import OUTCOME_TOPICS, IngestSummary, await_outcomes
 from samx_cli.pipeline import (
     name_clusters_by_suggestions,
     new_run_id,
+    request_phase1,
     run_phase1,
     wait_for_all_classified,
     wait_for_model,
 )
 from samx_cli.runtime import open_sender
 from samx_cli.sending import collect_files, send_files
-from samx_cli.services import start_labeling, start_serving, start_sorter, start_trainer_consumer
+from samx_cli.services import (
+    DeployedServices,
+    LabelingAccess,
+    deployed_services,
+    start_labeling,
+    start_serving,
+    start_sorter,
+    start_trainer_consumer,
+)
 from samx_cli.stack.manager import LocalStack
 from samx_cli.workers import start_ingest_workers
 
@@ -52,11 +61,15 @@ def run_demo(
     files = collect_files([data])
     steps = Steps(console, 7 if phase1_profile else 3)
     steps.next("local stack: Kafka (KRaft), MinIO, Ray")
-    stack.up()
+    external = deployed_services()
+    if external is None:
+        stack.up()
+    else:
+        console.print(f"services of a deployment: labeling {external.labeling_url}, serving {external.serving_url}")
     env = stack_environment(settings)
     ensure_topics(kafka_settings(env), [event.TOPIC for event in ALL_EVENTS])
     steps.next(f"ingest: {workers} worker process(es)")
-    started_workers = start_ingest_workers(settings.state_dir, env, workers)
+    started_workers = start_ingest_workers(settings.state_dir, env, workers) if external is None else []
     try:
         steps.next(f"streaming {len(files)} files from {data}")
         with EventReader(kafka_settings(env), OUTCOME_TOPICS) as reader:
@@ -68,7 +81,7 @@ def run_demo(
         if summary.missing:
             return 1
         if phase1_profile:
-            _run_method(settings, env, data, phase1_profile, steps, console)
+            _run_method(settings, env, data, phase1_profile, steps, console, external)
         return 0
     finally:
         if not keep_running:
@@ -87,16 +100,26 @@ class Steps:
 
 
 def _run_method(
-    settings: CliSettings, env: dict[str, str], data: Path, profile: str, steps: Steps, console: Console
+    settings: CliSettings,
+    env: dict[str, str],
+    data: Path,
+    profile: str,
+    steps: Steps,
+    console: Console,
+    external: DeployedServices | None,
 ) -> None:
     """Phase 1 -> naming -> phase 2 -> serving -> sorted index, each service in its own process."""
     kafka = kafka_settings(env)
     run_id = new_run_id()
     state = settings.state_dir
     steps.next(f"phase 1: clustering the archive ({profile} profile, Ray Train SimCLR + SCAN), run {run_id}")
-    _, labeling = start_labeling(state, env)  # up first: its consumer creates the session on clustering.completed
-    start_trainer_consumer(state, env, profile)
-    clustering = run_phase1(env, kafka, profile, run_id, data / "labels.csv")
+    if external is None:
+        _, labeling = start_labeling(state, env)  # up first: its consumer creates the session on clustering.completed
+        start_trainer_consumer(state, env, profile)
+        clustering = run_phase1(env, kafka, profile, run_id, data / "labels.csv")
+    else:  # a deployment's launcher runs phase 1 as a RayJob on request
+        labeling = LabelingAccess(external.labeling_url, external.labeling_token, external.labeling_token, None)
+        clustering = request_phase1(kafka, profile, run_id, timeout_s=3600)
     console.print(
         f"{clustering.n_images} radiographs in {clustering.n_clusters} clusters; metrics {clustering.metrics}"
     )
@@ -113,8 +136,11 @@ def _run_method(
 
     steps.next("serving: Ray Serve app (classify + Grad-CAM) and the streaming sort")
     with EventReader(kafka, [RadiographClassified.TOPIC], from_beginning=True) as classified:
-        _, serving_url = start_serving(state, env)
-        start_sorter(state, env, serving_url)
+        if external is None:
+            _, serving_url = start_serving(state, env)
+            start_sorter(state, env, serving_url)
+        else:
+            serving_url = external.serving_url
         top = wait_for_all_classified(classified, model.model_version, clustering.n_images, timeout_s=900)
     _print_result(console, labeling, serving_url, model, top, data, env)
     # For scripts and the e2e suite: where everything is, without parsing the console.
@@ -127,7 +153,7 @@ def _run_method(
         "n_images": clustering.n_images,
         "classified": len(top),
         "labeling_url": labeling.url,
-        "labeling_tokens_file": str(labeling.tokens_file),
+        "labeling_tokens_file": str(labeling.tokens_file) if labeling.tokens_file else None,
         "serving_url": serving_url,
     }
     (state / "demo.json").write_text(json.dumps(result, indent=1))
@@ -147,7 +173,8 @@ def _print_result(console: Console, labeling, serving_url: str, model, top: dict
     )
     sample = next(iter(sorted((data / "images").glob("*.png"))), None) if (data / "images").is_dir() else None
     image = sample or "<radiograph.dcm|png|jpg>"
-    console.print(f"labeling page: {labeling.url}/  (tokens in {labeling.tokens_file})")
+    where = f"tokens in {labeling.tokens_file}" if labeling.tokens_file else "token from SAMX_LABELING_TOKEN"
+    console.print(f"labeling page: {labeling.url}/  ({where})")
     console.print(f"classify: curl -s --data-binary @{image} -H 'Content-Type: image/png' {serving_url}/v1/classify")
     console.print(
         f"explain:  curl -s --data-binary @{image} -H 'Content-Type: image/png' "

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from samx_core.bus import EventPublisher
 from samx_core.bus.reader import EventReader
-from samx_core.events import ClusteringCompleted, Event, ModelPublished, RadiographClassified
+from samx_core.events import ClusteringCompleted, Event, ModelPublished, Phase1Requested, RadiographClassified
 from samx_core.settings import KafkaSettings
 
 from samx_cli.http_client import ServiceClient, ServiceError
@@ -47,6 +48,16 @@ def run_phase1(
         if rc != 0:
             raise RuntimeError(f"phase 1 failed (exit code {rc})")
         event = wait_for_event(reader, lambda e: e.run_id == run_id, timeout_s=60, what="clustering.completed")
+    assert isinstance(event, ClusteringCompleted)
+    return event
+
+
+def request_phase1(kafka: KafkaSettings, profile: str, run_id: str, *, timeout_s: float) -> ClusteringCompleted:
+    """Phase 1 through the event a deployment's launcher acts on (a RayJob there)."""
+    with EventReader(kafka, [ClusteringCompleted.TOPIC]) as reader:
+        with EventPublisher(kafka) as publisher:
+            publisher.publish_and_wait(Phase1Requested(run_id=run_id, profile=profile, requested_by="samx-demo"))
+        event = wait_for_event(reader, lambda e: e.run_id == run_id, timeout_s=timeout_s, what="clustering.completed")
     assert isinstance(event, ClusteringCompleted)
     return event
 

@@ -7,6 +7,7 @@ All are ``ManagedProcess``es with PID files beside the stack's, so ``samx stack 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import sys
@@ -27,7 +28,28 @@ class LabelingAccess:
     url: str
     labeler_token: str
     admin_token: str
-    tokens_file: Path
+    tokens_file: Path | None
+
+
+@dataclass(frozen=True)
+class DeployedServices:
+    """Services already running elsewhere (a Kubernetes install, port-forwarded by k8s/e2e.sh)."""
+
+    labeling_url: str
+    labeling_token: str
+    serving_url: str
+
+
+def deployed_services() -> DeployedServices | None:
+    """``SAMX_LABELING_URL``, ``SAMX_LABELING_TOKEN`` and ``SAMX_SERVING_URL`` all set: use those services
+    (and the Kafka/S3 of ``SAMX_KAFKA_*``/``SAMX_S3_*``) instead of starting any here."""
+    names = ("SAMX_LABELING_URL", "SAMX_LABELING_TOKEN", "SAMX_SERVING_URL")
+    values = [os.environ.get(n, "") for n in names]
+    if not any(values):
+        return None
+    if not all(values):
+        raise SystemExit(f"set all of {', '.join(names)} to use deployed services, or none of them")
+    return DeployedServices(*values)
 
 
 def labeling_tokens(state_dir: Path) -> tuple[Path, str, str]:

@@ -1,0 +1,45 @@
+"""The demo's two targets: services it starts here, or a deployment's (all three variables or none)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+
+import pytest
+from samx_cli.pipeline import known_labels_csv
+from samx_cli.services import deployed_services, labeling_tokens
+
+
+def test_no_variables_means_local_services(monkeypatch):
+    for name in ("SAMX_LABELING_URL", "SAMX_LABELING_TOKEN", "SAMX_SERVING_URL"):
+        monkeypatch.delenv(name, raising=False)
+    assert deployed_services() is None
+
+
+def test_all_variables_name_a_deployment_and_a_partial_set_is_refused(monkeypatch):
+    monkeypatch.setenv("SAMX_LABELING_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("SAMX_LABELING_TOKEN", "t" * 24)
+    monkeypatch.delenv("SAMX_SERVING_URL", raising=False)
+    with pytest.raises(SystemExit, match="SAMX_SERVING_URL"):
+        deployed_services()
+    monkeypatch.setenv("SAMX_SERVING_URL", "http://127.0.0.1:2")
+    assert deployed_services().serving_url == "http://127.0.0.1:2"
+
+
+def test_demo_tokens_are_made_once_private_and_by_role(tmp_path):
+    path, labeler, admin = labeling_tokens(tmp_path)
+    assert oct(path.stat().st_mode & 0o777) == "0o600" and labeler != admin and len(labeler) >= 24
+    assert labeling_tokens(tmp_path)[1:] == (labeler, admin)
+
+
+def test_known_labels_become_sha256_suggestions(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "a.png").write_bytes(b"first")
+    (tmp_path / "images" / "b.png").write_bytes(b"second")
+    with (tmp_path / "labels.csv").open("w", newline="") as handle:
+        w = csv.writer(handle)
+        rows = [["image", "labels"], ["images/a.png", "hand;wrist"], ["images/b.png", ""], ["images/gone.png", "knee"]]
+        w.writerows(rows)
+    body, rows = known_labels_csv(tmp_path)
+    assert rows == 1
+    assert body.decode().splitlines() == ["sha256,labels", f"{hashlib.sha256(b'first').hexdigest()},hand;wrist"]
