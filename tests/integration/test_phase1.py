@@ -99,7 +99,7 @@ def _raw_pixel_floor(corpus, k: int) -> float:
 
 @pytest.fixture
 def local_ray():
-    # RAY_ENABLE_UV_RUN_RUNTIME_ENV=0 (tests/conftest.py): workers run this venv directly.
+    # RAY_ENABLE_UV_RUN_RUNTIME_ENV=0 (conftest.py): workers run this venv directly.
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=True)
     yield
     ray.shutdown()

@@ -92,7 +92,7 @@ def _publish_labelset(store: ObjectStore, publisher: EventPublisher, bucket: str
 
 @pytest.fixture
 def local_ray():
-    # RAY_ENABLE_UV_RUN_RUNTIME_ENV=0 (tests/conftest.py): workers run this venv directly.
+    # RAY_ENABLE_UV_RUN_RUNTIME_ENV=0 (conftest.py): workers run this venv directly.
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=True)
     yield
     ray.shutdown()

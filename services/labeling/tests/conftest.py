@@ -1,5 +1,5 @@
-"""Fixtures of the labeling tests: the real Kafka + MinIO stack (the repository's session fixtures), a
-real PostgreSQL server, the database parametrized over SQLite and PostgreSQL, and a phase-1 run built
+"""Fixtures of the labeling tests (the Kafka + MinIO stack comes from the root conftest.py): a real
+PostgreSQL server, the database parametrized over SQLite and PostgreSQL, and a phase-1 run built
 from real radiographs (tests/support/phase1_fixture.py)."""
 
 from __future__ import annotations
@@ -23,18 +23,8 @@ from samx_labeling.db.engine import make_engine, make_sessionmaker
 from samx_labeling.db.setup import prepare_database
 from samx_labeling.settings import TokenGrant
 
-import tests.conftest as _stack
 from tests.support.phase1_fixture import Phase1Run, build_phase1_run
 from tests.support.postgres import PostgresServer
-
-# The stack fixtures live in the repository's tests/conftest.py; bound here because this folder is
-# outside that conftest's scope.
-local_stack = _stack.local_stack
-stack_env = _stack.stack_env
-namespace = _stack.namespace
-test_env = _stack.test_env
-kafka_settings = _stack.kafka_settings
-s3_settings = _stack.s3_settings
 
 TOKENS = {
     "viewer-7f3a9c2e51d84b06": {"user": "vera", "role": "viewer"},

@@ -1,5 +1,6 @@
-"""Session fixtures: the real local stack (Kafka in KRaft mode and a MinIO server, as processes of
-this machine on free loopback ports), and per-test isolation on it (own topic namespace, own buckets).
+"""Session fixtures for every test folder (tests/, libs/, services/, e2e/): the real local stack (Kafka in
+KRaft mode and a MinIO server, as processes of this machine on free loopback ports), and per-test
+isolation on it (own topic namespace, own buckets). One conftest at the root, so one stack per run.
 
 Every process a test starts is stopped by its PID at teardown."""
 
@@ -16,7 +17,7 @@ from samx_cli.stack.processes import ManagedProcess
 from samx_cli.workers import start_ingest_workers
 from samx_core.settings import KafkaSettings, S3Settings
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parent
 
 # Ray workers started by tests run this interpreter and venv directly. Under 'uv run', Ray would build a
 # per-worker uv environment first (a minute per start). Read by Ray when it is first imported.
