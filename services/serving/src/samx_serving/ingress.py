@@ -209,7 +209,8 @@ class Ingress:
     @app.get("/v1/index", response_model=IndexPage)
     async def index(
         self,
-        label: str | None = Query(None, min_length=1, max_length=64),
+        # The labeling vocabulary's names: 'thoracic spine', 'knee (lateral)', 'a/p'; never '../x'.
+        label: str | None = Query(None, pattern=r"^[^\W_][\w '()/.+-]{0,63}$"),
         model_version: str | None = Query(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"),
         offset: int = Query(0, ge=0),
         limit: int = Query(100, ge=1, le=1000),
