@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -94,10 +95,23 @@ def test_one_trace_from_send_to_ingested_event(worker_in_process, kafka_settings
         assert not any(value and value in text for value in identifying), span.name
 
 
+def _wait_ready(port: int, timeout_s: float = 30.0) -> dict:
+    """The worker's thread marks itself ready a moment after its health server answers: poll, as a
+    Kubernetes readiness probe would, and check every answer on the way is a well-formed one."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status, body = _get(port, "/readyz")
+        answer = json.loads(body)
+        assert (status, answer["status"]) in {(200, "ready"), (503, "starting")}, (status, answer)
+        if status == 200 or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.05)
+
+
 def test_health_readiness_and_metrics(worker_in_process, kafka_settings, s3_settings):
     port = worker_in_process.health.port
     assert _get(port, "/healthz")[0] == 200
-    assert json.loads(_get(port, "/readyz")[1])["status"] == "ready"
+    assert _wait_ready(port)["status"] == "ready"
     stream = Stream(kafka_settings, s3_settings)
     try:
         sent = stream.send_all([b"definitely not a radiograph"])
