@@ -4,8 +4,10 @@ trainer's own phase-2 code (label injection, Ray Train DDP classifier), scored o
     uv run python bench/gpu/prepare_data.py       # once: packs .gpu/data (70/30 split BY PATIENT)
     uv run python bench/phase2_cpu.py --out bench/results/phase2-cpu [--budget-s 2700]
     uv run python bench/phase2_cpu.py --out /tmp/p2 --limit 300 --budget-s 300      # a small run
+    uv run python bench/phase2_cpu.py --out DIR --phase1 bench/results/phase1-cpu   # after bench/phase1_cpu.py
 
-1. Phase 1 on the 70% part (SimCLR -> kNN -> SCAN, ``bench/gpu/run_method.py``, single process).
+1. Phase 1 on the 70% part (SimCLR -> kNN -> SCAN, ``bench/gpu/run_method.py``, single process), or
+   with ``--phase1 DIR`` the one ``bench/phase1_cpu.py`` saved there (its backbone, clusters and names).
 2. Cluster names from the 70% part's labels, one name per cluster (majority: what a perfect
    radiologist answers; clusters without labeled members are discarded).
 3. Phase 2 as the trainer runs it: ``inject_labels`` -> ``run_classifier_tasks`` on local Ray
@@ -32,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "gpu"))
 import numpy as np  # noqa: E402
 import ray  # noqa: E402
 import torch  # noqa: E402
-from run_method import Clock, load_data, phase1  # noqa: E402
+from run_method import Clock, load_data, load_phase1, phase1  # noqa: E402
 from samx_ml import metrics as M  # noqa: E402
 from samx_ml.backbone import Backbone  # noqa: E402
 from samx_ml.classifier import Classifier, predict_proba  # noqa: E402
@@ -73,6 +75,7 @@ def main() -> int:
     ap.add_argument("--profile", default="dev")
     ap.add_argument("--epochs", type=int, default=None, help="phase-2 epochs (default: the profile's)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--phase1", type=Path, default=None, help="a bench/phase1_cpu.py output folder to start from")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     prof = get_profile(args.profile)
@@ -83,10 +86,17 @@ def main() -> int:
         for part, n in (("fit", args.limit), ("test", int(0.4 * args.limit))):
             if len(d[part]) > n:
                 d[part] = np.sort(rng.choice(d[part], n, replace=False))
-    clock = Clock(args.budget_s, margin=0.05, reserve_s=0.45 * args.budget_s)  # ~half for phase 2 and scoring
     res: dict = {"profile": prof.name, "limit": args.limit, "budget_s": args.budget_s, "epochs": cfg.epochs}
     t0 = time.perf_counter()
-    p1 = phase1(d, prof, torch.device("cpu"), clock, res, only=False)
+    if args.phase1 is not None:
+        if args.limit:
+            raise SystemExit("--phase1 continues a full-size phase-1 run: no --limit")
+        p1 = load_phase1(args.phase1 / "phase1.pt")
+        res["phase1"] = json.loads((args.phase1 / "results.json").read_text())["phase1"]
+        res["phase1_from"] = str(args.phase1)
+    else:
+        clock = Clock(args.budget_s, margin=0.05, reserve_s=0.45 * args.budget_s)  # ~half for phase 2, scoring
+        p1 = phase1(d, prof, torch.device("cpu"), clock, res, only=False)
 
     labels, fit, test = d["labels"], d["fit"], d["test"]
     fit_y, test_y = labels.subset(fit), labels.subset(test)

@@ -174,6 +174,22 @@ def phase1(d: dict, prof: Profile, dev: torch.device, clock: Clock, res: dict, o
     }
 
 
+def save_phase1(p1: dict, path: Path) -> None:
+    """The backbone and the fit part's clusters and names: phase 2 needs nothing else of phase 1."""
+    b = p1["backbone"]
+    state = {"arch": b.arch, "state_dict": {k: v.cpu() for k, v in b.state_dict().items()}}
+    torch.save({**state, "fit_clusters": p1["fit_clusters"], "names": p1["names"], "k": p1["k"]}, path)
+
+
+def load_phase1(path: Path) -> dict:
+    from samx_ml.backbone import Backbone
+
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    backbone = Backbone(saved["arch"])
+    backbone.load_state_dict(saved["state_dict"])
+    return {"backbone": backbone.eval(), **{k: saved[k] for k in ("fit_clusters", "names", "k")}}
+
+
 def _knn_vote(q: torch.Tensor, ref: torch.Tensor, ref_y: np.ndarray, k: int = 20) -> np.ndarray:
     """Similarity-weighted kNN class scores (Nq, C) of normalized queries against labeled references."""
     sim, idx = (q @ ref.t()).topk(min(k, len(ref)), dim=1)
@@ -312,7 +328,9 @@ def main(argv: list[str] | None = None, phase1_only: bool = False, default_profi
         d = load_data(args.data, prof.pretext.image_size, args.smoke)
         log(f"data {tuple(d['images'].shape)} loaded")
         p1 = phase1(d, prof, dev, clock, res, only=phase1_only)
-        if not phase1_only:
+        if phase1_only:  # what bench/phase2_cpu.py --phase1 DIR continues from
+            save_phase1(p1, args.out / "phase1.pt")
+        else:
             phase2(d, p1, prof, dev, clock, res)
         ok = True
     except Exception:  # keep what was measured

@@ -11,30 +11,35 @@ import io
 import json
 import os
 import signal
+import threading
 import time
+import urllib.request
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 import ray
-import torch
 from PIL import Image
+from samx_cli.stack.ports import free_port, wait_until
 from samx_core.bus.reader import EventReader
 from samx_core.events import ClusteringCompleted, RadiographIngested
 from samx_core.storage import ObjectStore
 from samx_ml.labelsets import parse_label_sets
 from samx_ml.profiles import get_profile
 from samx_trainer.data import Phase1DataError
+from samx_trainer.image_cache import ImageSource
 from samx_trainer.job import run_phase1
 from samx_trainer.pretext_ray import run_pretext
 from samx_trainer.settings import RaySettings, Settings, TrainerSettings
+from samx_trainer.storage_fs import archive_storage
 from sklearn.cluster import KMeans
 from sklearn.metrics import normalized_mutual_info_score
 
 from tests.support.datasets import load_unifesp_labels
+from tests.support.processes import ray_train_worker_pids
 from tests.support.stream import Stream, collect_outcomes
 
 pytestmark = pytest.mark.integration
@@ -98,11 +103,44 @@ def _raw_pixel_floor(corpus, k: int) -> float:
 
 
 @pytest.fixture
-def local_ray():
+def local_ray() -> Iterator[int]:
+    """A local Ray whose metrics agent serves Prometheus text on a free loopback port (yielded)."""
     # RAY_ENABLE_UV_RUN_RUNTIME_ENV=0 (conftest.py): workers run this venv directly.
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=True)
-    yield
+    port = free_port()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=True, _metrics_export_port=port)
+    yield port
     ray.shutdown()
+
+
+class MetricsScraper:
+    """Scrapes the Ray metrics port every second in a thread while a run goes on, keeping what it saw of
+    the SAM-X training gauges: series from a Ray Train rank vanish once the worker group exits."""
+
+    def __init__(self, port: int) -> None:
+        self.port, self.seen, self._stop = port, {}, threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(1.0):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:  # noqa: S310
+                    text = r.read().decode()
+            except OSError:
+                continue
+            for line in text.splitlines():
+                if line.startswith("ray_samx_train_"):
+                    name = line.split("{", 1)[0]
+                    stage = line.split('stage="', 1)[1].split('"', 1)[0]
+                    run = line.split('run_id="', 1)[1].split('"', 1)[0]
+                    self.seen[(name, run, stage)] = float(line.rsplit(" ", 1)[1])
+
+    def __enter__(self) -> MetricsScraper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
 
 
 def test_phase1_sorts_the_archive_and_beats_the_pixel_floor(
@@ -116,13 +154,19 @@ def test_phase1_sorts_the_archive_and_beats_the_pixel_floor(
         writer.writerows((hashlib.sha256(d).hexdigest(), label) for d, label in corpus)
 
     started = time.monotonic()
-    event = run_phase1(
-        _settings(s3_settings, kafka_settings, num_workers=2, pretext_epochs=PRETEXT_EPOCHS, checkpoint_every=10),
-        "ci",
-        run_id="phase1-test",
-        labels_csv=labels_csv,
-    )
-    took = time.monotonic() - started
+    with MetricsScraper(local_ray) as metrics:
+        event = run_phase1(
+            _settings(s3_settings, kafka_settings, num_workers=2, pretext_epochs=PRETEXT_EPOCHS, checkpoint_every=10),
+            "ci",
+            run_id="phase1-test",
+            labels_csv=labels_csv,
+        )
+        took = time.monotonic() - started
+        wait_until(
+            lambda: ("ray_samx_train_epoch", "phase1-test", "scan") in metrics.seen,
+            timeout_s=60,
+            what="the SCAN progress gauge on the Ray metrics port",
+        )
     print(f"phase 1 (ci, {len(corpus)} radiographs, 2 Ray workers): {took:.0f}s, metrics {event.metrics}")
     assert took < TIME_LIMIT_S
 
@@ -144,6 +188,14 @@ def test_phase1_sorts_the_archive_and_beats_the_pixel_floor(
         assert store.exists(bucket, prefix + name), name
     assert any(k.endswith("pretext.pt") for k in store.list_keys(bucket, prefix + "pretext/")), "checkpoint in MinIO"
 
+    # progress as Prometheus gauges: the pretext's from Ray Train rank 0, SCAN's from the driver
+    seen = metrics.seen
+    assert 0 < seen[("ray_samx_train_epoch", "phase1-test", "pretext")] <= PRETEXT_EPOCHS
+    assert seen[("ray_samx_train_epochs", "phase1-test", "pretext")] == PRETEXT_EPOCHS
+    assert seen[("ray_samx_train_images_per_second", "phase1-test", "pretext")] > 0
+    assert seen[("ray_samx_train_epoch", "phase1-test", "scan")] >= 1
+    assert ("ray_samx_train_eta_seconds", "phase1-test", "scan") in seen
+
     with EventReader(kafka_settings, [ClusteringCompleted.TOPIC], from_beginning=True) as reader:
         published = [e for e in reader.events(timeout_s=20, idle_s=5) if e.run_id == event.run_id]
     assert published and published[0].assignments == event.assignments
@@ -159,56 +211,33 @@ def test_an_empty_archive_is_a_clear_error(kafka_settings, s3_settings):
         run_phase1(_settings(s3_settings, kafka_settings), "ci", run_id="empty", publish=False)
 
 
-def _descendants(pid: int) -> list[int]:
-    """Process ids below ``pid`` (from /proc), so the test kills only what its own Ray started."""
-    parents: dict[int, list[int]] = defaultdict(list)
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(fields[1])].append(int(stat.parent.name))
-    out, todo = [], [pid]
-    while todo:
-        children = parents.get(todo.pop(), [])
-        out += children
-        todo += children
-    return out
-
-
-def _train_worker_pids() -> list[int]:
-    pids = []
-    for pid in _descendants(os.getpid()):
-        try:
-            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::RayTrainWorker"):
-                pids.append(pid)
-        except OSError:
-            continue
-    return pids
-
-
-def test_a_killed_worker_resumes_from_the_last_checkpoint(corpus, s3_settings, local_ray):
+def test_a_killed_worker_resumes_from_the_last_checkpoint(corpus, s3_settings, local_ray, tmp_path):
     """Kill one DDP rank after two checkpoints reached MinIO: Ray Train restarts the worker group,
-    which continues from that checkpoint (not from epoch 0) and finishes the schedule."""
+    which continues from that checkpoint (not from epoch 0) and finishes the schedule. No driver cache
+    here: each rank streams its own shard of the radiographs from MinIO, as on a pod of its own."""
     store = ObjectStore(s3_settings)
     store.ensure_buckets(s3_settings.archive_bucket)
     cfg = replace(get_profile("ci").pretext, image_size=32, epochs=12)
-    images = torch.from_numpy(
-        np.stack([np.asarray(Image.open(io.BytesIO(d)).convert("L").resize((32, 32))) for d, _ in corpus[::2]])
-    )[:, None]
-    trainer = TrainerSettings(num_workers=2, checkpoint_every=2, max_failures=2)
+    refs = []
+    for i, (data, _) in enumerate(corpus[::2]):
+        refs.append((s3_settings.archive_bucket, f"derived/resume-{i:03d}.png"))
+        store.put_bytes(*refs[-1], data, content_type="image/png")
+    source = ImageSource(tuple(refs), 32, str(tmp_path / "not-on-this-node.u8"), s3_settings, threads=4)
+    trainer = TrainerSettings(num_workers=2, checkpoint_every=2, max_failures=2, spool_dir=tmp_path / "spool")
+    storage = archive_storage(s3_settings, f"{trainer.runs_prefix}/resume-test")
     with ThreadPoolExecutor(1) as pool:
-        future = pool.submit(run_pretext, images, cfg, trainer, s3_settings, "resume-test")
+        future = pool.submit(run_pretext, source, cfg, trainer, "resume-test", *storage)
         prefix = f"{trainer.runs_prefix}/resume-test/pretext/"
         deadline = time.monotonic() + 180
         # two checkpoints in MinIO: the first one is surely registered with the run by now
         while sum(k.endswith("pretext.pt") for k in store.list_keys(s3_settings.archive_bucket, prefix)) < 2:
             assert time.monotonic() < deadline and not future.done(), "no checkpoint reached MinIO"
             time.sleep(0.5)
-        victims = _train_worker_pids()
+        victims = ray_train_worker_pids()
         assert victims, "no Ray Train worker process found"
         os.kill(victims[-1], signal.SIGKILL)
         run = future.result(timeout=300)
     assert run.epochs == cfg.epochs
     assert run.resumed_at and run.resumed_at[0] >= trainer.checkpoint_every, run.resumed_at
     assert len(run.losses) == cfg.epochs
+    assert not list((tmp_path / "spool").glob("shard-*")), "the ranks' shard caches outlived the run"

@@ -382,3 +382,56 @@ def test_streaming_sort_indexes_reclassifies_and_exports(
     for row in rows:
         assert (out / row["label"] / f"{row['image_id']}.png").is_file()
     classifier.close()
+
+
+def _model_replicas() -> int:
+    """RUNNING replicas of the model deployment, as Serve's controller reports them."""
+    deployments = serve.status().applications[APP].deployments
+    states = deployments["ModelServer"].replica_states
+    return sum(n for state, n in states.items() if str(state).endswith("RUNNING"))
+
+
+def test_model_replicas_scale_out_under_load_and_back_with_no_failed_request(serving):
+    """Autoscaling from the settings: 1..2 model replicas at 2 ongoing requests each, with short delays
+    so that the test sees both directions in about a minute. Eight clients push it to two replicas;
+    when they stop it returns to one; no request fails on the way."""
+    version = _version()
+    publish_random_model(serving.registry, version, seed=4)
+    serving.deploy(
+        version,
+        autoscale_max_replicas=2,
+        target_ongoing_requests=2,
+        autoscale_upscale_delay_s=1,
+        autoscale_downscale_delay_s=5,
+    )
+    assert _model_replicas() == 1
+    pngs = _sample_pngs(8)
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def client(i: int) -> None:
+        with httpx.Client(base_url=serving.url, timeout=60) as http:
+            n = 0
+            while not stop.is_set():
+                r = http.post("/v1/classify", content=pngs[(i + n) % 8], headers={"content-type": "image/png"})
+                statuses.append(r.status_code)
+                n += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 120
+        while _model_replicas() < 2:
+            assert time.monotonic() < deadline, "no second replica under load"
+            time.sleep(0.5)
+        time.sleep(3)  # traffic on both replicas
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    deadline = time.monotonic() + 120
+    while _model_replicas() > 1:
+        assert time.monotonic() < deadline, "the second replica stayed after the load ended"
+        time.sleep(0.5)
+    assert len(statuses) > 20 and set(statuses) == {200}, Counter(statuses)

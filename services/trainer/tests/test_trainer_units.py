@@ -53,21 +53,21 @@ def _png(value: int, shape=(40, 30), dtype=np.uint8) -> bytes:
     return out.getvalue()
 
 
-def test_empty_archive_is_a_clear_error():
+def test_empty_archive_is_a_clear_error(tmp_path):
     with pytest.raises(Phase1DataError, match="no ingested radiographs"):
-        load_radiographs(FakeStore({}), "samx-archive", 16)
+        load_radiographs(FakeStore({}), "samx-archive", 16, tmp_path / "c.u8")
 
 
-def test_unreadable_objects_are_skipped_and_counted_and_none_usable_fails():
+def test_unreadable_objects_are_skipped_and_counted_and_none_usable_fails(tmp_path):
     objects = {f"meta/img-{i:032x}.json": _record(i) for i in range(3)}
     objects["derived/" + f"img-{0:032x}.png"] = _png(200)
     objects["derived/" + f"img-{1:032x}.png"] = b"not a png"  # 2: missing
-    data = load_radiographs(FakeStore(objects), "samx-archive", 16, threads=2)
+    data = load_radiographs(FakeStore(objects), "samx-archive", 16, tmp_path / "c.u8", threads=2)
     assert data.images.shape == (1, 1, 16, 16) and data.images.dtype == torch.uint8
     assert len(data.skipped) == 2 and int(data.images.float().mean()) == 200
     del objects["derived/" + f"img-{0:032x}.png"]
     with pytest.raises(Phase1DataError, match="none of the 3"):
-        load_radiographs(FakeStore(objects), "samx-archive", 16)
+        load_radiographs(FakeStore(objects), "samx-archive", 16, tmp_path / "d.u8")
 
 
 def test_sixteen_bit_derivatives_become_eight_bit():

@@ -39,6 +39,8 @@ class AppArgs(BaseModel):
     model_replicas: int = 1
     autoscale_max_replicas: int | None = None
     target_ongoing_requests: float = 16.0
+    upscale_delay_s: float = 30.0
+    downscale_delay_s: float = 600.0
     model_num_cpus: float = 1.0
     model_num_gpus: float = 0.0
 
@@ -67,6 +69,8 @@ class AppArgs(BaseModel):
             model_replicas=settings.model_replicas,
             autoscale_max_replicas=settings.autoscale_max_replicas,
             target_ongoing_requests=settings.target_ongoing_requests,
+            upscale_delay_s=settings.autoscale_upscale_delay_s,
+            downscale_delay_s=settings.autoscale_downscale_delay_s,
             model_num_cpus=settings.model_num_cpus,
             model_num_gpus=settings.model_num_gpus,
         )
@@ -89,6 +93,8 @@ def build_app(args: AppArgs | dict) -> Application:
                 "min_replicas": args.model_replicas,
                 "max_replicas": args.autoscale_max_replicas,
                 "target_ongoing_requests": args.target_ongoing_requests,
+                "upscale_delay_s": args.upscale_delay_s,
+                "downscale_delay_s": args.downscale_delay_s,
             }
         }
     model = ModelServer.options(

@@ -21,6 +21,10 @@ class ServingSettings(BaseSettings):
     model_replicas: int = Field(default=1, ge=1)
     autoscale_max_replicas: int | None = Field(default=None, ge=1)
     target_ongoing_requests: float = Field(default=16.0, gt=0)
+    # How long load must stay above / below the target before replicas are added / removed (Serve's
+    # defaults: adding fast enough for a morning's PACS burst, removing slowly enough not to flap).
+    autoscale_upscale_delay_s: float = Field(default=30.0, ge=0)
+    autoscale_downscale_delay_s: float = Field(default=600.0, ge=0)
     model_num_cpus: float = Field(default=1.0, ge=0)
     model_num_gpus: float = Field(default=0.0, ge=0)
     torch_threads: int | None = Field(default=None, ge=1, description="torch intra-op threads per model replica")

@@ -12,7 +12,7 @@ from samx_ml.clustering import assign, feature_bank, self_label, train_scan
 from samx_ml.k_rule import choose_k
 from samx_ml.neighbors import mine_neighbors
 from samx_ml.profiles import Profile
-from samx_ml.runtime import print_progress
+from samx_ml.runtime import ProgressFn, print_progress
 
 from samx_trainer.data import Phase1DataError
 
@@ -48,6 +48,7 @@ def cluster_radiographs(
     *,
     with_self_label: bool,
     seed: int = 0,
+    progress: ProgressFn = print_progress,
 ) -> Clustering:
     t0 = time.perf_counter()
     torch.manual_seed(seed)
@@ -55,8 +56,8 @@ def cluster_radiographs(
     size = profile.pretext.image_size
     bank = feature_bank(backbone, images, size, profile.scan.n_views, profile.scan.augment, device)  # (V, N, D)
     neighbors = mine_neighbors(bank[0], min(profile.scan.n_neighbors, len(images) - 1))
-    scan = train_scan(bank, neighbors, k, profile.scan, print_progress, seed=seed)
-    scan = self_label(scan, bank, replace(profile.self_label, enabled=with_self_label), print_progress)
+    scan = train_scan(bank, neighbors, k, profile.scan, progress, seed=seed)
+    scan = self_label(scan, bank, replace(profile.self_label, enabled=with_self_label), progress)
     out = assign(scan.head(), bank[0])
     report = {
         "epochs": scan.epochs,

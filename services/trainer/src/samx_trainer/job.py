@@ -13,7 +13,7 @@ import ray
 from samx_core.bus import EventPublisher, ensure_topics
 from samx_core.events import ClusteringCompleted
 from samx_core.storage import ObjectStore
-from samx_ml.profiles import get_profile
+from samx_ml.profiles import Profile, get_profile
 from samx_ml.runtime import pick_device
 
 from samx_trainer.artifacts import (
@@ -28,10 +28,13 @@ from samx_trainer.artifacts import (
 from samx_trainer.clustering import cluster_radiographs, number_of_clusters
 from samx_trainer.data import load_radiographs
 from samx_trainer.embedding_map import embedding_map_png
+from samx_trainer.image_cache import ImageSource, remove_cache
 from samx_trainer.labels import clustering_metrics, label_sets_for, read_labels
 from samx_trainer.pretext_ray import run_pretext
+from samx_trainer.progress import TrainingProgress
 from samx_trainer.report import render_report
 from samx_trainer.settings import Settings
+from samx_trainer.storage_fs import archive_storage
 
 log = logging.getLogger(__name__)
 
@@ -58,34 +61,46 @@ def run_phase1(
 ) -> ClusteringCompleted:
     t0 = time.perf_counter()
     run_id = run_id or new_run_id()
-    ts, s3 = settings.trainer, settings.s3
+    ts = settings.trainer
     profile = get_profile(profile_name)
     if ts.pretext_epochs:
         profile = replace(profile, pretext=replace(profile.pretext, epochs=ts.pretext_epochs))
     table = read_labels(labels_csv) if labels_csv else None  # fail early on a bad file
-    store = ObjectStore(s3)
 
-    data = load_radiographs(store, s3.archive_bucket, profile.pretext.image_size, threads=ts.load_threads)
+    cache = ts.spool_dir / f"phase1-{run_id}-{profile.pretext.image_size}px.u8"
+    try:
+        return _run_phase1(settings, profile, run_id, cache, table, publish, t0)
+    finally:
+        remove_cache(cache)  # the run's working copy of the archive; the archive itself stays in MinIO
+
+
+def _run_phase1(
+    settings: Settings, profile: Profile, run_id: str, cache: Path, table, publish: bool, t0: float
+) -> ClusteringCompleted:
+    ts, s3 = settings.trainer, settings.s3
+    store = ObjectStore(s3)
+    size = profile.pretext.image_size
+    data = load_radiographs(store, s3.archive_bucket, size, cache, threads=ts.load_threads)
     k = number_of_clusters(len(data.image_ids), ts.n_clusters)
     log.info("run %s: %d radiographs (%d skipped), K=%d", run_id, len(data.image_ids), len(data.skipped), k)
 
+    prefix = f"{ts.runs_prefix.strip('/')}/{run_id}"
+    source = ImageSource(tuple(data.derivatives), size, str(cache), s3, ts.load_threads)
     started_ray = _connect_ray(settings)
     try:
-        pretext = run_pretext(data.images, profile.pretext, ts, s3, run_id)
+        pretext = run_pretext(source, profile.pretext, ts, run_id, *archive_storage(s3, prefix))
+        c = cluster_radiographs(  # on the driver; connected to Ray so that its progress gauges export
+            pretext.backbone, data.images, profile, k, pick_device(ts.device),
+            with_self_label=ts.self_label, seed=ts.seed, progress=TrainingProgress(run_id),
+        )  # fmt: skip
     finally:
         if started_ray:
             ray.shutdown()
-
-    device = pick_device(ts.device)
-    c = cluster_radiographs(
-        pretext.backbone, data.images, profile, k, device, with_self_label=ts.self_label, seed=ts.seed
-    )
 
     metrics = None
     if table is not None:
         metrics = clustering_metrics(c.cluster, label_sets_for(data.image_ids, data.sha256, table), k)
 
-    prefix = f"{ts.runs_prefix.strip('/')}/{run_id}"
     out = RunArtifacts(store, s3.archive_bucket, prefix)
     out.put("assignments.csv", assignments_csv(data.image_ids, c), "text/csv")
     clusters = cluster_summaries(data.image_ids, c, ts.exemplars, ts.least_confident)

@@ -26,10 +26,11 @@ from samx_trainer.job import _connect_ray
 from samx_trainer.phase2_archive import load_training_images, read_phase1_run
 from samx_trainer.phase2_data import LabelSet, Phase2DataError, inject_labels
 from samx_trainer.phase2_report import classification_metrics, confusion_png, render_report
-from samx_trainer.phase2_train import Task, archive_storage, run_classifier_tasks
+from samx_trainer.phase2_train import Task, run_classifier_tasks
 from samx_trainer.promotion import promote, should_auto_promote
 from samx_trainer.settings import Settings
 from samx_trainer.splits import make_splits
+from samx_trainer.storage_fs import archive_storage
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def run_phase2(
     try:
         results = run_classifier_tasks(
             data.images, np.eye(len(classes), dtype=np.float32)[y], phase1.backbone_state, phase1.backbone_arch,
-            cfg, tasks, ts, *archive_storage(s3, storage_prefix),
+            cfg, tasks, ts, *archive_storage(s3, storage_prefix), run_id=version,
         )  # fmt: skip
     finally:
         if started_ray:

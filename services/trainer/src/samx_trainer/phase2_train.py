@@ -4,7 +4,8 @@ One job runs a list of tasks in order (the cross-validation folds, then the fina
 starts from the phase-1 backbone with a new linear head (``samx_ml.classifier.Classifier``; label
 injection, Hinterwimmer et al., Eur Radiol 2023) and is fine-tuned on its training indices; rank 0
 then predicts the task's evaluation indices. One worker group for all tasks saves its start-up per
-fold. Progress (epoch, loss, images/s, ETA) goes to the console; Ray Train hears once per task, when
+fold. Progress (epoch, loss, images/s, ETA) goes to the console and to Prometheus gauges
+(``progress.TrainingProgress``); Ray Train hears once per task, when
 rank 0 writes a checkpoint (predictions so far; the final task also its weights) into the run's
 storage in MinIO, so a restarted worker group continues with the next task.
 
@@ -28,15 +29,14 @@ import ray.train
 import ray.train.torch
 import torch
 import torch.nn.functional as F
-from samx_core.settings import S3Settings
 from samx_ml.augment import AugmentConfig, random_view
 from samx_ml.backbone import Backbone
 from samx_ml.classifier import Classifier, class_weights, predict_proba
 from samx_ml.profiles import ClassifierConfig
-from samx_ml.runtime import setup_device, to_device, warmup_cosine
+from samx_ml.runtime import Progress, setup_device, to_device, warmup_cosine
 
+from samx_trainer.progress import TrainingProgress
 from samx_trainer.settings import TrainerSettings
-from samx_trainer.storage_fs import s3_filesystem
 
 STATE_FILE = "phase2.pt"
 
@@ -57,6 +57,7 @@ class TaskResult:
     images_per_s: float
     seconds: float
     weights: dict[str, torch.Tensor] | None = None
+    restored: bool = False  # trained before the worker group restarted, taken from its checkpoint
 
 
 def _config_from_dict(d: dict) -> ClassifierConfig:
@@ -65,7 +66,7 @@ def _config_from_dict(d: dict) -> ClassifierConfig:
     return ClassifierConfig(**d)
 
 
-def _train_task(task: dict, images, targets, backbone_state, arch, cfg, device, rank, world) -> dict:
+def _train_task(task: dict, images, targets, backbone_state, arch, cfg, device, rank, world, progress) -> dict:
     """Fine-tune one model on ``task['train']``; returns (on every rank) what the checkpoint keeps."""
     idx = torch.as_tensor(task["train"])
     y_task = targets[idx]
@@ -112,11 +113,8 @@ def _train_task(task: dict, images, targets, backbone_state, arch, cfg, device, 
         losses.append(total / steps)
         rates.append(steps * bs * world / epoch_s)
         if rank == 0:
-            print(
-                f"[phase2 {task['name']}] epoch {epoch + 1}/{cfg.epochs} loss {losses[-1]:.4f} "
-                f"{rates[-1]:.1f} img/s ETA {(cfg.epochs - epoch - 1) * epoch_s:.0f}s",
-                flush=True,
-            )
+            eta = (cfg.epochs - epoch - 1) * epoch_s
+            progress(Progress(f"phase2-{task['name']}", epoch + 1, cfg.epochs, losses[-1], rates[-1], eta))
     out = {
         "losses": losses,
         "images_per_s": float(np.mean(rates[1:] or rates)),
@@ -144,13 +142,17 @@ def train_loop(config: dict) -> None:
     if ckpt is not None:
         with ckpt.as_directory() as d:
             done = torch.load(os.path.join(d, STATE_FILE), map_location="cpu", weights_only=False)["done"]
+        for out in done.values():
+            out["restored"] = True
         if rank == 0:
             print(f"[phase2] resumed after {', '.join(done)}", flush=True)
     for i, task in enumerate(config["tasks"]):
         if task["name"] in done:
             continue
         torch.manual_seed(config.get("seed", 0) + 1000 * i + rank)
-        out = _train_task(task, images, targets, backbone_state, config["arch"], cfg, device, rank, world)
+        out = _train_task(
+            task, images, targets, backbone_state, config["arch"], cfg, device, rank, world, config["progress"]
+        )
         done[task["name"]] = out
         metrics = {"task": task["name"], "done": len(done), "loss": out["losses"][-1]}
         if rank == 0:
@@ -159,11 +161,6 @@ def train_loop(config: dict) -> None:
                 ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(d))
         else:
             ray.train.report(metrics)
-
-
-def archive_storage(s3: S3Settings, prefix: str) -> tuple[str, pyarrow.fs.FileSystem]:
-    """Ray Train storage in the archive bucket: checkpoints of a run travel with its other artifacts."""
-    return f"{s3.archive_bucket}/{prefix.strip('/')}", s3_filesystem(s3)
 
 
 def run_classifier_tasks(
@@ -176,9 +173,11 @@ def run_classifier_tasks(
     trainer: TrainerSettings,
     storage_path: str,
     storage_filesystem: pyarrow.fs.FileSystem | None = None,
+    *,
+    run_id: str = "phase2",
 ) -> list[TaskResult]:
     """Run ``tasks`` on the Ray cluster ``ray.init`` connected to; checkpoints under
-    ``<storage_path>/classifier/`` (``<archive bucket>/<prefix>`` with :func:`archive_storage`)."""
+    ``<storage_path>/classifier/`` (``<archive bucket>/<prefix>`` with ``storage_fs.archive_storage``)."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
@@ -202,6 +201,7 @@ def run_classifier_tasks(
             ],
             "threads": trainer.cpus_per_worker,
             "seed": trainer.seed,
+            "progress": TrainingProgress(run_id),
         },
         scaling_config=ScalingConfig(
             num_workers=trainer.num_workers,
@@ -232,6 +232,7 @@ def run_classifier_tasks(
             done[t.name]["images_per_s"],
             done[t.name]["seconds"],
             done[t.name].get("weights"),
+            done[t.name].get("restored", False),
         )
         for t in tasks
     ]

@@ -1,9 +1,11 @@
 """SimCLR pretext (Chen et al., arXiv:2002.05709) as a Ray Train ``TorchTrainer`` job with DDP.
 
 The model pieces come from ``samx_ml`` unchanged (backbone, projection head, batched augmentations,
-NT-Xent); this module only adds the distribution: the image tensor travels once through the Ray object
-store, every rank trains on its own shard (rank r takes images r, r + W, ...), gradients are averaged by
-DDP (``prepare_model``), and rank 0 writes a checkpoint every few epochs into the run's storage in MinIO.
+NT-Xent); this module only adds the distribution. Ranks get an ``ImageSource`` (object names, not pixels) and
+train on their own shard (rank r takes images r, r + W, ...), read batch by batch from a disk-backed
+cache (the driver's when the rank shares its node, else one the rank streams from MinIO), so no process
+holds the archive in memory. DDP (``prepare_model``) averages the gradients, rank 0 reports progress
+(console and Prometheus) and writes a checkpoint every few epochs into the run's storage in MinIO.
 A restarted worker group, or a re-run with the same run id, resumes from the last checkpoint.
 
 NT-Xent negatives are the other views of the same rank's batch (no cross-rank gather), as in SCAN's
@@ -17,22 +19,24 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import pyarrow.fs
 import ray
 import ray.train
 import ray.train.torch
 import torch
-from samx_core.settings import S3Settings
 from samx_ml.augment import AugmentConfig
 from samx_ml.backbone import Backbone, build_backbone
 from samx_ml.pretext import simclr_batch_loss
 from samx_ml.profiles import PretextConfig
-from samx_ml.runtime import setup_device, to_device, warmup_cosine
+from samx_ml.runtime import Progress, setup_device, to_device, warmup_cosine
 from samx_ml.simclr import ProjectionHead
 from torch import nn
 
+from samx_trainer.image_cache import ImageSource, remove_cache
+from samx_trainer.progress import TrainingProgress
 from samx_trainer.settings import TrainerSettings
-from samx_trainer.storage_fs import s3_filesystem
 
 STATE_FILE = "pretext.pt"
 
@@ -79,7 +83,7 @@ def _restore(model: nn.Module, opt: torch.optim.Optimizer) -> tuple[int, list[fl
 
 
 def train_loop(config: dict) -> None:
-    """Per-rank Ray Train loop. config: images (ObjectRef of uint8 (N, 1, S, S)), pretext (dict), ..."""
+    """Per-rank Ray Train loop. config: source (ImageSource of N uint8 images), pretext (dict), ..."""
     cfg = _config_from_dict(config["pretext"])
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
@@ -87,9 +91,10 @@ def train_loop(config: dict) -> None:
     torch.manual_seed(config.get("seed", 0) + rank)
     device = ray.train.torch.get_device()
     setup_device(device)
-    images: torch.Tensor = ray.get(config["images"])
-    shard = images[rank::world].to(device)
-    n_min = len(images) // world  # every rank runs the same number of steps (DDP needs it)
+    source: ImageSource = config["source"]
+    shard = source.shard(rank, world, Path(config["spool"]))  # (n, 1, S, S) uint8 on disk
+    progress: TrainingProgress = config["progress"]
+    n_min = len(source) // world  # every rank runs the same number of steps (DDP needs it)
     bs = max(2, min(cfg.batch_size // world, n_min))
     steps = max(1, n_min // bs)
     model = ray.train.torch.prepare_model(to_device(SimCLRModel(cfg), device))
@@ -101,12 +106,13 @@ def train_loop(config: dict) -> None:
     model.train()
     for epoch in range(start, cfg.epochs):
         t0 = time.perf_counter()
-        perm = torch.randperm(len(shard), device=device)
+        perm = torch.randperm(len(shard))
         total = 0.0
         for s in range(steps):
             for group in opt.param_groups:
                 group["lr"] = base_lr * warmup_cosine((epoch + s / steps) / cfg.epochs, cfg.warmup_frac)
-            loss = simclr_batch_loss(model, shard[perm[s * bs : (s + 1) * bs]], cfg, device)
+            rows = perm[s * bs : (s + 1) * bs].sort().values  # sorted: the cache reads pages in file order
+            loss = simclr_batch_loss(model, shard[rows].to(device, non_blocking=True), cfg, device)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -117,10 +123,8 @@ def train_loop(config: dict) -> None:
         metrics = {"epoch": epoch + 1, "loss": losses[-1], "images_per_s": rates[-1], "epoch_s": epoch_s}
         last = epoch + 1 == cfg.epochs
         if rank == 0:
-            eta = (cfg.epochs - epoch - 1) * epoch_s
-            print(
-                f"[pretext] epoch {epoch + 1}/{cfg.epochs} loss {losses[-1]:.4f} {rates[-1]:.1f} img/s ETA {eta:.0f}s",
-                flush=True,
+            progress(
+                Progress("pretext", epoch + 1, cfg.epochs, losses[-1], rates[-1], (cfg.epochs - epoch - 1) * epoch_s)
             )
         if rank == 0 and ((epoch + 1) % config["checkpoint_every"] == 0 or last):
             with tempfile.TemporaryDirectory() as d:
@@ -138,23 +142,30 @@ def train_loop(config: dict) -> None:
                 ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(d))
         else:
             ray.train.report(metrics)
+    del shard
+    remove_cache(source.shard_path(rank, world, Path(config["spool"])))  # only a rank's own copy, if it made one
 
 
 def run_pretext(
-    images: torch.Tensor, cfg: PretextConfig, trainer: TrainerSettings, s3: S3Settings, run_id: str
+    source: ImageSource,
+    cfg: PretextConfig,
+    trainer: TrainerSettings,
+    run_id: str,
+    storage_path: str,
+    storage_filesystem: pyarrow.fs.FileSystem | None = None,
 ) -> PretextRun:
-    """Train on the Ray cluster ``ray.init`` connected to; checkpoints under
-    ``<archive bucket>/<runs prefix>/<run id>/pretext/`` in the object store."""
+    """Train on the Ray cluster ``ray.init`` connected to; checkpoints under ``<storage_path>/pretext/``
+    (in the object store: ``storage_fs.archive_storage``)."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
     use_gpu = torch.cuda.is_available()
-    images_ref = ray.put(images)
-    storage_path = f"{s3.archive_bucket}/{trainer.runs_prefix.strip('/')}/{run_id}"
     torch_trainer = TorchTrainer(
         train_loop,
         train_loop_config={
-            "images": images_ref,
+            "source": source,
+            "spool": str(trainer.spool_dir),
+            "progress": TrainingProgress(run_id),
             "pretext": dataclasses.asdict(cfg),
             "checkpoint_every": trainer.checkpoint_every,
             "threads": trainer.cpus_per_worker,
@@ -168,7 +179,7 @@ def run_pretext(
         run_config=RunConfig(
             name="pretext",
             storage_path=storage_path,
-            storage_filesystem=s3_filesystem(s3),
+            storage_filesystem=storage_filesystem,
             failure_config=FailureConfig(max_failures=trainer.max_failures),
             checkpoint_config=CheckpointConfig(num_to_keep=2),
         ),
@@ -185,6 +196,8 @@ def run_pretext(
         epochs=state["epoch"],
         losses=state["losses"],
         images_per_s=state["rates"],
-        checkpoint_path=f"s3://{result.checkpoint.path}",
+        checkpoint_path=(
+            f"s3://{result.checkpoint.path}" if storage_filesystem is not None else result.checkpoint.path
+        ),
         resumed_at=state.get("resumed_at", []),
     )

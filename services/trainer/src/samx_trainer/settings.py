@@ -3,11 +3,17 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from samx_core.settings import KafkaSettings, S3Settings
+
+
+def _node_spool() -> Path:
+    return Path(tempfile.gettempdir()) / "samx-cache"
 
 
 class TrainerSettings(BaseSettings):
@@ -24,6 +30,9 @@ class TrainerSettings(BaseSettings):
     exemplars: int = Field(default=16, ge=1, description="Most confident members listed (and in the montage)")
     least_confident: int = Field(default=8, ge=0, description="Least confident members listed per cluster")
     load_threads: int = Field(default=8, ge=1, description="Parallel derivative downloads")
+    spool_dir: Path = Field(
+        default_factory=_node_spool, description="Local disk for a run's image cache (the archive at working size)"
+    )
     device: str | None = Field(default=None, description="Torch device of the clustering steps (default: auto)")
     seed: int = 0
     # -- phase 2 (classifier) ----------------------------------------------------------------------

@@ -15,3 +15,8 @@ def s3_filesystem(s3: S3Settings) -> fs.S3FileSystem:
         region=s3.region or "us-east-1",  # MinIO ignores it; pyarrow would otherwise ask AWS
         allow_bucket_creation=False,
     )
+
+
+def archive_storage(s3: S3Settings, prefix: str) -> tuple[str, fs.S3FileSystem]:
+    """Ray Train storage in the archive bucket: checkpoints of a run travel with its other artifacts."""
+    return f"{s3.archive_bucket}/{prefix.strip('/')}", s3_filesystem(s3)
