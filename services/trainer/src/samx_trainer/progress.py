@@ -70,7 +70,7 @@ class TrainingProgress:
     def __call__(self, p) -> None:  # p: samx_ml.runtime.Progress
         print(
             f"[{p.stage}] epoch {p.epoch}/{p.epochs} loss {p.loss:.4f} {p.images_per_s:.1f} img/s ETA {p.eta_s:.0f}s",
-            flush=True,  # stdout: what a Ray Train worker forwards to the driver once (stderr came twice)
+            flush=True,  # stdout, as the Ray Train loops printed before; the driver shows worker lines
         )
         gauges = self._ray_gauges()
         if gauges is None:
