@@ -17,10 +17,9 @@ import numpy as np
 import torch
 from PIL import Image
 from samx_core.events import RadiographIngested
-from samx_core.imaging import load_derivative, to_uint8_square
 from samx_core.storage import ObjectStore
 
-from samx_trainer.image_cache import CacheWriter, fingerprint, stream_rows
+from samx_trainer.image_cache import CacheWriter, derivative_fetcher, fingerprint, stream_rows
 from samx_trainer.progress import ProgressBar
 
 log = logging.getLogger(__name__)
@@ -49,10 +48,11 @@ def load_radiographs(
     if not meta_keys:
         raise Phase1DataError(f"the archive bucket {bucket!r} holds no ingested radiographs (no meta/ records)")
 
-    def fetch(key: object) -> tuple[RadiographIngested, np.ndarray]:
+    pixels_of = derivative_fetcher(store, size)
+
+    def fetch(key: object) -> tuple[RadiographIngested, object]:
         record = RadiographIngested.model_validate_json(store.get_bytes(bucket, str(key)))
-        png = store.get_bytes(record.derivative.bucket, record.derivative.key)
-        return record, to_uint8_square(load_derivative(png), size)
+        return record, pixels_of((record.derivative.bucket, record.derivative.key))
 
     bar = ProgressBar(len(meta_keys), f"loading {len(meta_keys)} radiographs")
     writer = CacheWriter(cache_path, len(meta_keys), size)
