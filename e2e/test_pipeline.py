@@ -68,7 +68,8 @@ def demo(tmp_path_factory):
         }
     try:
         run = _samx("demo", env=env, timeout=3600 if KIND else 1500)
-        assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-6000:]
+        # the whole output: a failing step (a child process, say) prints its cause well before its end
+        assert run.returncode == 0, run.stdout[-40000:] + "\n--- stderr ---\n" + run.stderr[-40000:]
         result = json.loads((home / "stack" / "demo.json").read_text())
         kafka = env["SAMX_KAFKA_BOOTSTRAP_SERVERS"] if KIND else _stack_env(home)["SAMX_KAFKA_BOOTSTRAP_SERVERS"]
         yield run.stdout, result, kafka

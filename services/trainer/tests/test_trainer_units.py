@@ -121,3 +121,30 @@ def test_settings_read_their_prefix(monkeypatch):
     monkeypatch.setenv("SAMX_TRAINER_SELF_LABEL", "true")
     s = TrainerSettings()
     assert s.num_workers == 3 and s.self_label is True and s.n_clusters is None
+
+
+def test_a_driver_outwaits_a_head_that_is_still_starting_and_gives_up_after_its_attempts(monkeypatch):
+    """Ray's own connection window is fixed (and a real timeout costs ~40 s), so ``ray.init`` here
+    fails the way Ray fails when GCS or the head's raylet is not up yet."""
+    import ray
+    from samx_trainer.ray_connection import connect_ray
+    from samx_trainer.settings import RaySettings
+
+    calls: list[str | None] = []
+
+    def init(address=None, **_):
+        calls.append(address)
+        if len(calls) < 3:
+            raise ConnectionError(f"Failed to connect to Ray cluster at {address}")
+
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "shutdown", lambda: None)
+    settings = RaySettings(address="127.0.0.1:1")
+    assert connect_ray(settings, attempts=3, pause_s=0) is True
+    assert calls == ["127.0.0.1:1"] * 3
+
+    calls.clear()
+    with pytest.raises(ConnectionError, match="127.0.0.1:1"):
+        connect_ray(settings, attempts=2, pause_s=0)
+    assert len(calls) == 2

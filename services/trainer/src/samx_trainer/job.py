@@ -32,6 +32,7 @@ from samx_trainer.image_cache import ImageSource, remove_cache
 from samx_trainer.labels import clustering_metrics, label_sets_for, read_labels
 from samx_trainer.pretext_ray import run_pretext
 from samx_trainer.progress import TrainingProgress
+from samx_trainer.ray_connection import connect_ray
 from samx_trainer.report import render_report
 from samx_trainer.settings import Settings
 from samx_trainer.storage_fs import archive_storage
@@ -41,14 +42,6 @@ log = logging.getLogger(__name__)
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
-
-
-def _connect_ray(settings: Settings) -> bool:
-    """Connect to the configured cluster, or start a local one; True when this call started it."""
-    if ray.is_initialized():
-        return False
-    ray.init(address=settings.ray.address, include_dashboard=False, log_to_driver=True)
-    return True
 
 
 def run_phase1(
@@ -86,7 +79,7 @@ def _run_phase1(
 
     prefix = f"{ts.runs_prefix.strip('/')}/{run_id}"
     source = ImageSource(tuple(data.derivatives), size, str(cache), s3, ts.load_threads)
-    started_ray = _connect_ray(settings)
+    started_ray = connect_ray(settings.ray)
     try:
         pretext = run_pretext(source, profile.pretext, ts, run_id, *archive_storage(s3, prefix))
         c = cluster_radiographs(  # on the driver; connected to Ray so that its progress gauges export

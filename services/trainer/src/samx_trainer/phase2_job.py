@@ -22,12 +22,12 @@ from samx_ml.profiles import get_profile
 
 from samx_trainer.artifacts import RunArtifacts
 from samx_trainer.calibration import calibrate_threshold
-from samx_trainer.job import _connect_ray
 from samx_trainer.phase2_archive import load_training_images, read_phase1_run
 from samx_trainer.phase2_data import LabelSet, Phase2DataError, inject_labels
 from samx_trainer.phase2_report import classification_metrics, confusion_png, render_report
 from samx_trainer.phase2_train import Task, run_classifier_tasks
 from samx_trainer.promotion import promote, should_auto_promote
+from samx_trainer.ray_connection import connect_ray
 from samx_trainer.settings import Settings
 from samx_trainer.splits import make_splits
 from samx_trainer.storage_fs import archive_storage
@@ -98,7 +98,7 @@ def run_phase2(
     tasks = [Task(f"fold-{i + 1}", tr, va) for i, (tr, va) in enumerate(splits.folds)]
     tasks.append(Task("final", splits.development, splits.holdout, keep_weights=True))
     storage_prefix = f"{ts.phase2_prefix.strip('/')}/{version}"
-    started_ray = _connect_ray(settings)
+    started_ray = connect_ray(settings.ray)
     try:
         results = run_classifier_tasks(
             data.images, np.eye(len(classes), dtype=np.float32)[y], phase1.backbone_state, phase1.backbone_arch,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import urllib.request
 import uuid
 from dataclasses import dataclass
@@ -226,4 +227,15 @@ class RayHead:
         return {"RAY_USAGE_STATS_ENABLED": "0", **self.client_env()}
 
     def ready(self) -> bool:
-        return tcp_open(self.port) and tcp_open(self.dashboard_port)
+        """Ready once the head's raylet has registered with GCS as alive: GCS and the dashboard answer
+        seconds earlier, and a driver connecting in between waits on the raylet (and fails if that takes
+        longer than Ray's fixed window on a loaded machine)."""
+        if not (tcp_open(self.port) and tcp_open(self.dashboard_port)):
+            return False
+        request = urllib.request.Request(  # noqa: S310 - loopback dashboard of the head we started
+            f"http://127.0.0.1:{self.dashboard_port}/api/v0/nodes",
+            headers={"Authorization": f"Bearer {self.auth_token_file.read_text().strip()}"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            nodes = json.load(response)["data"]["result"]["result"]
+        return any(node.get("state") == "ALIVE" and node.get("is_head_node") for node in nodes)
