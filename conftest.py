@@ -7,6 +7,7 @@ Every process a test starts is stopped by its PID at teardown."""
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,16 @@ os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 # Before pyarrow is first imported (by Ray): see samx_cli.stack.components.ARROW_ENV.
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 BUILD_DIR = Path(os.environ.get("SAMX_BUILD", REPO_ROOT / ".samx" / "build"))
+
+
+def _interrupt(signum: int, _frame) -> None:
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A CI time limit or a user's kill sends SIGTERM, which would end pytest at once and leave Kafka,
+    # MinIO, Ray and service processes running. As an interrupt, the fixtures' teardowns still run.
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 @pytest.fixture(scope="session")
