@@ -140,13 +140,14 @@ def main() -> None:
                 )
                 deploy(AppArgs.from_settings(settings, s3, model_version="bench"), name="bench")
                 url = f"http://127.0.0.1:{port}"
-                results["classify"] = [
-                    asyncio.run(http_load(url, "/v1/classify", files, c, args.requests)) for c in args.clients
-                ]
-                results["explain"] = [
-                    asyncio.run(http_load(url, "/v1/explain?format=png", files, c, args.explain_requests))
-                    for c in args.clients
-                ]
+                for kind, path, n in (
+                    ("classify", "/v1/classify", args.requests),
+                    ("explain", "/v1/explain?format=png", args.explain_requests),
+                ):
+                    results[kind] = []
+                    for c in args.clients:
+                        console.print(f"load: {path} with {c} clients, {n} requests")
+                        results[kind].append(asyncio.run(http_load(url, path, files, c, n)))
             finally:
                 serve.shutdown()
                 ray.shutdown()

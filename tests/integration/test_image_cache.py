@@ -32,14 +32,18 @@ def radiographs(s3_settings) -> list[tuple[str, str]]:
     return refs
 
 
-def _expected(store: ObjectStore, refs) -> np.ndarray:
-    return np.stack([to_uint8_square(load_derivative(store.get_bytes(b, k)), SIZE) for b, k in refs])[:, None]
+def _expected(store: ObjectStore, refs, trim: bool = False) -> np.ndarray:
+    pixels = [load_derivative(store.get_bytes(b, k)) for b, k in refs]
+    return np.stack([to_uint8_square(p, SIZE, trim_frame=trim) for p in pixels])[:, None]
 
 
-def test_driver_cache_and_rank_shards_hold_the_same_pixels(radiographs, s3_settings, tmp_path):
+@pytest.mark.parametrize("trim", [False, True], ids=["as-is", "frame-trimmed"])
+def test_driver_cache_and_rank_shards_hold_the_same_pixels(radiographs, s3_settings, tmp_path, trim):
     store = ObjectStore(s3_settings)
-    expected = _expected(store, radiographs)
-    source = ImageSource(tuple(radiographs), SIZE, str(tmp_path / "driver.u8"), s3_settings, threads=3)
+    expected = _expected(store, radiographs, trim)
+    if trim:  # the trim must show in these radiographs, or this case would prove nothing
+        assert not np.array_equal(expected, _expected(store, radiographs))
+    source = ImageSource(tuple(radiographs), SIZE, str(tmp_path / "driver.u8"), s3_settings, threads=3, trim_frame=trim)
 
     # no driver cache on this "node": each rank streams its own rows from MinIO
     shards = [source.shard(rank, 3, tmp_path / "spool") for rank in range(3)]

@@ -28,6 +28,18 @@ def test_identity_affine_crop_keeps_the_image():
     assert torch.allclose(flipped, x.flip(-1), atol=1e-5)
 
 
+def test_zoom_out_frames_the_whole_image_in_black():
+    still = dict(ratio=(1.0, 1.0), rotation_deg=0.0, p_hflip=0.0, p_vflip=0.0)
+    ones = torch.ones(6, 1, 32, 32)
+    framed = random_affine_crop(ones, 32, AugmentConfig(scale=(1.0, 1.0), p_zoom_out=1.0, zoom_out=(4.0, 4.0), **still))
+    # a view of 4x the image's area: the image fills a quarter of it, wherever it lands, all of it in view
+    assert torch.allclose(framed.sum(dim=(1, 2, 3)), torch.full((6,), 32 * 32 / 4), rtol=0.03)
+    assert ((framed < 1e-3).float().mean(dim=(1, 2, 3)) > 0.7).all()
+    # off by default: a zoom-in-only view of a constant image has no black frame
+    plain = random_affine_crop(ones, 32, AugmentConfig(**still))
+    assert plain.min() > 0.99
+
+
 def test_photometric_stays_in_range():
     y = photometric(torch.rand(8, 1, 32, 32), AugmentConfig(p_intensity=1.0, p_blur=1.0, p_noise=1.0))
     assert y.min() >= 0 and y.max() <= 1

@@ -23,11 +23,11 @@ LOAD, SIZE = 96, 64
 CR_DX = frozenset({"CR", "DX"})
 
 
-def _training_input(data: bytes) -> torch.Tensor:
+def _training_input(data: bytes, trim: bool) -> torch.Tensor:
     """What phase 2 trains on: ingest stores the derivative PNG of the decoded pixels; the trainer
-    (samx_trainer.data._load_one) loads it and squares it; the eval view is ``eval_transform``."""
+    (samx_trainer.phase2_archive) loads it and squares it; the eval view is ``eval_transform``."""
     derivative_png = encode_derivative_png(decode_radiograph(data))
-    squared = to_uint8_square(load_derivative(derivative_png), LOAD)
+    squared = to_uint8_square(load_derivative(derivative_png), LOAD, trim_frame=trim)
     return eval_transform(torch.from_numpy(squared)[None, None], SIZE)
 
 
@@ -44,16 +44,18 @@ def _radiographs() -> dict[str, bytes]:
     }
 
 
+@pytest.mark.parametrize("trim", [False, True], ids=["as-is", "frame-trimmed"])
 @pytest.mark.parametrize("name", ["png", "dicom_monochrome1_j2k", "dicom_rle", "cr_16_bit"])
-def test_served_and_trained_inputs_are_identical(name):
+def test_served_and_trained_inputs_are_identical(name, trim):
     data = _radiographs()[name]
-    served = to_model_input([decode_request(data, max_bytes=1 << 28, allowed_modalities=CR_DX).pixels], LOAD, SIZE)
-    trained = _training_input(data)
+    pixels = decode_request(data, max_bytes=1 << 28, allowed_modalities=CR_DX).pixels
+    served = to_model_input([pixels], LOAD, SIZE, trim)
+    trained = _training_input(data, trim)
     assert served.shape == trained.shape == (1, 1, SIZE, SIZE)
     assert torch.equal(served, trained)
     # The by-id path reads the archived derivative: the same tensor again.
     archived = decode_derivative(encode_derivative_png(decode_radiograph(data)), None)
-    assert torch.equal(to_model_input([archived.pixels], LOAD, SIZE), trained)
+    assert torch.equal(to_model_input([archived.pixels], LOAD, SIZE, trim), trained)
 
 
 def test_sixteen_bit_radiographs_stay_sixteen_bit_until_the_square():

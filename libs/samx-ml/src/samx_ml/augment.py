@@ -4,7 +4,10 @@ Inputs are single-channel images (B, 1, H, W), uint8 (0..255) or float in [0, 1]
 (B, 1, S, S). No colour jitter (radiographs have none). The random views follow SimCLR's recipe
 (Chen et al., arXiv:2002.05709: random resized crop + photometric jitter + blur), adapted to radiographs:
 small rotations (positioning), flips (left/right sides, odd orientations), brightness/contrast/gamma
-(exposure and post-processing differ by hospital), Gaussian blur and noise (detector resolution).
+(exposure and post-processing differ by hospital), Gaussian blur and noise (detector resolution), and an
+optional zoom-out: the anatomy shrunk inside a black frame, as letterboxed or tightly collimated
+radiographs from other sites arrive (without it, a classifier that only ever saw zoom-ins mistakes a
+framed knee for a small-field region; ``bench/robustness.py`` measures it).
 
 Every output is standardized per image (zero mean, unit variance), which removes global brightness
 and contrast differences between hospitals before the network sees them.
@@ -34,6 +37,8 @@ class AugmentConfig:
     blur_sigma: tuple[float, float] = (0.1, 2.0)  # in pixels at 224 px, scaled with the output size
     p_noise: float = 0.3
     noise_std: float = 0.05
+    p_zoom_out: float = 0.0  # probability that a view shows the whole image inside a black frame
+    zoom_out: tuple[float, float] = (1.0, 2.2)  # viewed area / image area when zooming out
 
 
 WEAK = AugmentConfig(scale=(0.7, 1.0), rotation_deg=5.0, p_intensity=0.5, p_blur=0.0, p_noise=0.0, p_vflip=0.0)
@@ -73,7 +78,11 @@ def random_affine_crop(
     ratio = log_r.exp()
     w = (area * ratio).sqrt().clamp(max=1.0)  # half-extent in normalized coords = w
     h = (area / ratio).sqrt().clamp(max=1.0)
-    cx = (torch.rand(b, device=dev, generator=g) * 2 - 1) * (1 - w)
+    if cfg.p_zoom_out > 0:  # view beyond the image: grid_sample fills the outside with zeros (black)
+        out = torch.rand(b, device=dev, generator=g) < cfg.p_zoom_out
+        zoom = _rand(b, *cfg.zoom_out, dev, g).sqrt()
+        w, h = torch.where(out, zoom, w), torch.where(out, zoom, h)
+    cx = (torch.rand(b, device=dev, generator=g) * 2 - 1) * (1 - w)  # zoomed out: the image stays in view
     cy = (torch.rand(b, device=dev, generator=g) * 2 - 1) * (1 - h)
     ang = _rand(b, -cfg.rotation_deg, cfg.rotation_deg, dev, g) * math.pi / 180
     fx = torch.where(torch.rand(b, device=dev, generator=g) < cfg.p_hflip, -1.0, 1.0)

@@ -29,6 +29,7 @@ class ModelManifest:
     classes: list[str]  # logit order
     run_id: str
     labelset_version: int
+    trim_frame: bool = False  # uniform frames cut off before the load_size resize (older models: no)
     uncertain_threshold: float = 0.5  # top-1 probability below this -> flag "uncertain"
     not_msk_class: str | None = None  # a trained discard class, when the label set kept one
     target_layer: str = "backbone.net.layer4"  # Grad-CAM default: the last conv block

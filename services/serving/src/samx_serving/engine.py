@@ -54,7 +54,8 @@ class ModelEngine:
     @torch.inference_mode()
     def logits(self, pixels: list[np.ndarray]) -> np.ndarray:
         """N display images (2-D uint8/uint16, any size) -> (N, C) float32 logits."""
-        x = to_model_input(pixels, self.manifest.load_size, self.manifest.image_size)
+        m = self.manifest
+        x = to_model_input(pixels, m.load_size, m.image_size, m.trim_frame)
         device = next(self.model.parameters()).device
         return self.model(x.to(device)).float().cpu().numpy()
 
@@ -66,12 +67,12 @@ class ModelEngine:
                 raise KeyError(class_name)
             index = torch.tensor([self.manifest.classes.index(class_name)])
         m = self.manifest
-        x = to_model_input([pixels], m.load_size, m.image_size)
+        x = to_model_input([pixels], m.load_size, m.image_size, m.trim_frame)
         device = next(self.model.parameters()).device
         result = grad_cam(self.model, x.to(device), self.target_layer, None if index is None else index.to(device))
         logits = result.logits[0].float().cpu().numpy()
         chosen = int(index.item()) if index is not None else int(logits.argmax())
-        squared = torch.from_numpy(to_uint8_square(pixels, m.load_size))[None, None].float()
+        squared = torch.from_numpy(to_uint8_square(pixels, m.load_size, trim_frame=m.trim_frame))[None, None].float()
         seen = F.interpolate(squared, size=(m.image_size, m.image_size), mode="bilinear", antialias=True)
         image = seen[0, 0].clamp(0, 255).round().to(torch.uint8).numpy()
         return Explanation(

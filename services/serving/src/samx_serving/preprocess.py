@@ -62,7 +62,7 @@ def decode_derivative(png: bytes, tags: RadiographTags | None) -> RadiographInpu
     return RadiographInput(load_derivative(png), tags)
 
 
-def to_model_input(pixels: list[np.ndarray], load_size: int, image_size: int) -> torch.Tensor:
+def to_model_input(pixels: list[np.ndarray], load_size: int, image_size: int, trim_frame: bool) -> torch.Tensor:
     """N display images -> (N, 1, image_size, image_size) float32, standardized per image."""
-    squared = np.stack([to_uint8_square(p, load_size) for p in pixels])[:, None]  # (N, 1, L, L) uint8
+    squared = np.stack([to_uint8_square(p, load_size, trim_frame=trim_frame) for p in pixels])[:, None]
     return eval_transform(torch.from_numpy(squared), image_size)

@@ -40,15 +40,15 @@ class RadiographSet:
 
 
 def load_radiographs(
-    store: ObjectStore, bucket: str, size: int, cache_path: Path, *, threads: int = 8
+    store: ObjectStore, bucket: str, size: int, cache_path: Path, *, threads: int = 8, trim_frame: bool = False
 ) -> RadiographSet:
-    """All ingested radiographs of ``bucket`` at ``size`` px, sorted by image id (deterministic order),
-    written to ``cache_path`` as they arrive."""
+    """All ingested radiographs of ``bucket`` at ``size`` px (uniform frames trimmed first with
+    ``trim_frame``), sorted by image id (deterministic order), written to ``cache_path`` as they arrive."""
     meta_keys = sorted(k for k in store.list_keys(bucket, "meta/") if k.endswith(".json"))
     if not meta_keys:
         raise Phase1DataError(f"the archive bucket {bucket!r} holds no ingested radiographs (no meta/ records)")
 
-    pixels_of = derivative_fetcher(store, size)
+    pixels_of = derivative_fetcher(store, size, trim_frame)
 
     def fetch(key: object) -> tuple[RadiographIngested, object]:
         record = RadiographIngested.model_validate_json(store.get_bytes(bucket, str(key)))
@@ -74,7 +74,7 @@ def load_radiographs(
             f"none of the {len(meta_keys)} archive records could be read; first error: {next(iter(skipped.values()))}"
         )
     refs = [(r.derivative.bucket, r.derivative.key) for r in records]
-    images = writer.finish(fingerprint(refs, size))
+    images = writer.finish(fingerprint(refs, size, trim_frame))
     return RadiographSet([r.image_id for r in records], images, [r.sha256 for r in records], refs, cache_path, skipped)
 
 

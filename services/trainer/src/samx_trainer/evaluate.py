@@ -28,7 +28,7 @@ class EvaluationDataError(ValueError):
     """The folder cannot be scored (no labels.csv, no labeled readable radiographs)."""
 
 
-def read_folder(folder: Path, size: int) -> tuple[torch.Tensor, list[str], dict[str, str]]:
+def read_folder(folder: Path, size: int, trim_frame: bool = False) -> tuple[torch.Tensor, list[str], dict[str, str]]:
     """(N, 1, size, size) uint8 images, their label strings, and skipped file -> reason."""
     table = folder / "labels.csv"
     if not table.is_file():
@@ -42,7 +42,7 @@ def read_folder(folder: Path, size: int) -> tuple[torch.Tensor, list[str], dict[
     def one(row: tuple[str, str]):
         try:
             decoded = decode_radiograph((folder / row[0]).read_bytes())
-            return row, to_uint8_square(decoded.pixels, size), None
+            return row, to_uint8_square(decoded.pixels, size, trim_frame=trim_frame), None
         except Exception as exc:  # an unreadable file is reported, not fatal
             return row, None, type(exc).__name__
 
@@ -60,7 +60,7 @@ def read_folder(folder: Path, size: int) -> tuple[torch.Tensor, list[str], dict[
 
 
 def evaluate_model(manifest: ModelManifest, weights: bytes, folder: Path, device: str | None = None) -> dict:
-    images, label_strings, skipped = read_folder(folder, manifest.load_size)
+    images, label_strings, skipped = read_folder(folder, manifest.load_size, manifest.trim_frame)
     dev = pick_device(device)
     model = load_classifier(manifest, weights, dev)
     probs = predict_proba(model, images, manifest.image_size, dev)

@@ -33,9 +33,9 @@ from samx_trainer.progress import ProgressBar
 Fetch = Callable[[object], object]  # an item the caller lists -> what it needs of it (pixels, a record...)
 
 
-def fingerprint(refs: Sequence[tuple[str, str]], size: int) -> str:
-    """Identifies a cache's content: the objects in their order and the working size."""
-    digest = hashlib.sha256(str(size).encode())
+def fingerprint(refs: Sequence[tuple[str, str]], size: int, trim_frame: bool = False) -> str:
+    """Identifies a cache's content: the objects in their order, the working size and the frame trim."""
+    digest = hashlib.sha256(f"{size}{' trim' if trim_frame else ''}".encode())
     for bucket, key in refs:
         digest.update(f"\n{bucket}/{key}".encode())
     return digest.hexdigest()[:32]
@@ -106,10 +106,10 @@ def open_cache(path: Path, fp: str | None = None) -> torch.Tensor:
     return torch.from_numpy(np.memmap(path, mode="c", dtype=np.uint8, shape=shape))
 
 
-def derivative_fetcher(store: ObjectStore, size: int) -> Fetch:
+def derivative_fetcher(store: ObjectStore, size: int, trim_frame: bool = False) -> Fetch:
     def fetch(ref: object) -> np.ndarray:
         bucket, key = ref  # type: ignore[misc]
-        return to_uint8_square(load_derivative(store.get_bytes(bucket, key)), size)
+        return to_uint8_square(load_derivative(store.get_bytes(bucket, key)), size, trim_frame=trim_frame)
 
     return fetch
 
@@ -123,10 +123,11 @@ class ImageSource:
     cache_path: str  # the driver's cache; mapped when this rank's node has it
     s3: S3Settings | None = None  # where to stream from when it has not
     threads: int = 8
+    trim_frame: bool = False  # as the driver's cache was made (``to_uint8_square``)
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint(self.refs, self.size)
+        return fingerprint(self.refs, self.size, self.trim_frame)
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -144,15 +145,15 @@ class ImageSource:
                 raise
         refs = self.refs[rank::world]
         path = self.shard_path(rank, world, spool)
-        fp = fingerprint(refs, self.size)
+        fp = fingerprint(refs, self.size, self.trim_frame)
         try:
             return open_cache(path, fp)  # a restarted worker on the same pod
         except FileNotFoundError:
             pass
         writer = CacheWriter(path, len(refs), self.size)
         bar = ProgressBar(len(refs), f"rank {rank}: streaming {len(refs)} radiographs from the object store")
-        for _, ref, pixels, error in stream_rows(refs, derivative_fetcher(ObjectStore(self.s3), self.size),
-                                                 threads=self.threads):  # fmt: skip
+        fetch = derivative_fetcher(ObjectStore(self.s3), self.size, self.trim_frame)
+        for _, ref, pixels, error in stream_rows(refs, fetch, threads=self.threads):
             if pixels is None:  # the driver read it a moment ago: a retry of the worker group is the cure
                 raise OSError(f"could not read {ref[0]}/{ref[1]}: {error}")
             writer.append(pixels)  # type: ignore[arg-type]

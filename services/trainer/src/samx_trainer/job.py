@@ -73,12 +73,12 @@ def _run_phase1(
     ts, s3 = settings.trainer, settings.s3
     store = ObjectStore(s3)
     size = profile.pretext.image_size
-    data = load_radiographs(store, s3.archive_bucket, size, cache, threads=ts.load_threads)
+    data = load_radiographs(store, s3.archive_bucket, size, cache, threads=ts.load_threads, trim_frame=ts.trim_frame)
     k = number_of_clusters(len(data.image_ids), ts.n_clusters)
     log.info("run %s: %d radiographs (%d skipped), K=%d", run_id, len(data.image_ids), len(data.skipped), k)
 
     prefix = f"{ts.runs_prefix.strip('/')}/{run_id}"
-    source = ImageSource(tuple(data.derivatives), size, str(cache), s3, ts.load_threads)
+    source = ImageSource(tuple(data.derivatives), size, str(cache), s3, ts.load_threads, ts.trim_frame)
     started_ray = connect_ray(settings.ray)
     try:
         pretext = run_pretext(source, profile.pretext, ts, run_id, *archive_storage(s3, prefix))

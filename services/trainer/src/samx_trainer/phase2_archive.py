@@ -79,7 +79,7 @@ class TrainingImages:
 
 
 def load_training_images(
-    store: ObjectStore, bucket: str, image_ids: list[str], size: int, *, threads: int = 8
+    store: ObjectStore, bucket: str, image_ids: list[str], size: int, *, threads: int = 8, trim_frame: bool = False
 ) -> TrainingImages:
     """The derivatives of ``image_ids`` (their ``meta/<id>.json`` records) at ``size`` px, order kept;
     unreadable ones are skipped and counted (a single bad object does not stop a run)."""
@@ -89,7 +89,8 @@ def load_training_images(
         try:
             record = RadiographIngested.model_validate_json(store.get_bytes(bucket, f"meta/{image_id}.json"))
             png = store.get_bytes(record.derivative.bucket, record.derivative.key)
-            return image_id, to_uint8_square(load_derivative(png), size), patient_group(record), None
+            pixels = to_uint8_square(load_derivative(png), size, trim_frame=trim_frame)
+            return image_id, pixels, patient_group(record), None
         except Exception as exc:
             return image_id, None, None, type(exc).__name__
 

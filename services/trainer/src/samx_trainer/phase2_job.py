@@ -84,7 +84,9 @@ def run_phase2(
     injected = inject_labels(
         labelset, phase1.assignments, discard_as_class=ts.discard_as_class, not_msk_name=ts.not_msk_class
     )
-    data = load_training_images(store, s3.archive_bucket, injected.image_ids, cfg.image_size, threads=ts.load_threads)
+    data = load_training_images(
+        store, s3.archive_bucket, injected.image_ids, cfg.image_size, threads=ts.load_threads, trim_frame=ts.trim_frame
+    )
     by_id = dict(zip(injected.image_ids, injected.target, strict=True))
     y = np.array([by_id[i] for i in data.image_ids], dtype=np.int64)
     classes = injected.classes
@@ -132,6 +134,7 @@ def run_phase2(
         arch=phase1.backbone_arch,
         image_size=cfg.image_size,
         load_size=cfg.image_size,
+        trim_frame=ts.trim_frame,
         classes=classes,
         run_id=run_id,
         labelset_version=labelset.version,

@@ -30,6 +30,9 @@ class TrainerSettings(BaseSettings):
     exemplars: int = Field(default=16, ge=1, description="Most confident members listed (and in the montage)")
     least_confident: int = Field(default=8, ge=0, description="Least confident members listed per cluster")
     load_threads: int = Field(default=8, ge=1, description="Parallel derivative downloads")
+    trim_frame: bool = Field(
+        default=True, description="Cut uniform frames (letterbox, collimation masks) off before resizing"
+    )
     spool_dir: Path = Field(
         default_factory=_node_spool, description="Local disk for a run's image cache (the archive at working size)"
     )
