@@ -103,6 +103,7 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--batch", type=int, default=32, help="max batch size (serving) and bare batch")
     parser.add_argument("--threads", type=int, default=2, help="torch threads, bare and per model replica")
+    parser.add_argument("--batch-wait-ms", type=float, default=5.0, help="@serve.batch wait for more requests")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "serving.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -136,7 +137,9 @@ def main() -> None:
             try:
                 serve.start(http_options={"host": "127.0.0.1", "port": port})
                 settings = ServingSettings(
-                    torch_threads=args.threads, max_batch_size=args.batch, batch_wait_timeout_s=0.005
+                    torch_threads=args.threads,
+                    max_batch_size=args.batch,
+                    batch_wait_timeout_s=args.batch_wait_ms / 1000,
                 )
                 deploy(AppArgs.from_settings(settings, s3, model_version="bench"), name="bench")
                 url = f"http://127.0.0.1:{port}"

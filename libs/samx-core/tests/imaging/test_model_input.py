@@ -46,6 +46,12 @@ def test_the_box_is_exact_on_a_synthetic_frame_with_a_side_marker():
     assert content_box(framed) == (60, 360, 90, 290)
 
 
+def test_textured_content_up_to_the_edge_is_kept():
+    rng = np.random.default_rng(3)
+    busy = np.clip(rng.normal(128, 40, size=(200, 200)), 0, 255).round().astype(np.uint8)
+    assert content_box(busy) == (0, 200, 0, 200)
+
+
 def test_sixteen_bit_frames_and_large_images_are_trimmed_on_a_coarse_probe():
     rng = np.random.default_rng(1)
     framed = np.full((3000, 2400), 65535, dtype=np.uint16)  # a white mask at 16 bits

@@ -72,7 +72,8 @@ class ClassifierConfig:
     balance: str = "weighted"  # "none" | "weighted" (loss weights) | "sampler" (class-balanced sampling)
     balance_power: float = 0.5  # weights ~ frequency^-power: 1 = fully balanced, 0.5 = square-root
     warmup_frac: float = 0.05
-    augment: AugmentConfig = field(default_factory=lambda: replace(AugmentConfig(), scale=(0.5, 1.0)))
+    # zoom-out: radiographs from other sites arrive framed; measured in bench/robustness.py (results README)
+    augment: AugmentConfig = field(default_factory=lambda: replace(AugmentConfig(), scale=(0.5, 1.0), p_zoom_out=0.3))
 
 
 @dataclass(frozen=True)
