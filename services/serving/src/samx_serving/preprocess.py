@@ -1,8 +1,9 @@
 """From a request's bytes (or an archived derivative) to the model's input, exactly as in training.
 
-Training (samx_trainer.data) loads the stored derivative PNG (``encode_derivative_png`` of the decoded
-display pixels, lossless, 8 or 16-bit) and squares it with ``to_uint8_square(pixels, load_size)``;
-``eval_transform`` then resizes to ``image_size`` and standardizes. Serving decodes with the same
+Training (samx_trainer.phase2_archive) loads the stored derivative PNG (``encode_derivative_png`` of the
+decoded display pixels, lossless, 8 or 16-bit) and squares it with ``to_uint8_square(pixels, load_size)``,
+frame trimmed when the model's manifest says ``trim_frame``; ``eval_transform`` then resizes to
+``image_size`` and standardizes. Serving decodes with the same
 ``decode_radiograph`` and applies the same two functions, so a served radiograph and a trained one get
 identical tensors (tests/test_preprocess.py proves it on real radiographs)."""
 
