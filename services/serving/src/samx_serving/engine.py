@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from samx_core.imaging import to_uint8_square
 from samx_core.model_registry import ModelRegistry
+from samx_ml.augment import eval_transform
 from samx_ml.bundle import ModelManifest, load_classifier
 from samx_ml.classifier import Classifier
 
@@ -67,13 +68,13 @@ class ModelEngine:
                 raise KeyError(class_name)
             index = torch.tensor([self.manifest.classes.index(class_name)])
         m = self.manifest
-        x = to_model_input([pixels], m.load_size, m.image_size, m.trim_frame)
+        squared = torch.from_numpy(to_uint8_square(pixels, m.load_size, trim_frame=m.trim_frame))[None, None]
+        x = eval_transform(squared, m.image_size)  # what to_model_input gives, from the square made once
         device = next(self.model.parameters()).device
         result = grad_cam(self.model, x.to(device), self.target_layer, None if index is None else index.to(device))
         logits = result.logits[0].float().cpu().numpy()
         chosen = int(index.item()) if index is not None else int(logits.argmax())
-        squared = torch.from_numpy(to_uint8_square(pixels, m.load_size, trim_frame=m.trim_frame))[None, None].float()
-        seen = F.interpolate(squared, size=(m.image_size, m.image_size), mode="bilinear", antialias=True)
+        seen = F.interpolate(squared.float(), size=(m.image_size, m.image_size), mode="bilinear", antialias=True)
         image = seen[0, 0].clamp(0, 255).round().to(torch.uint8).numpy()
         return Explanation(
             m,
