@@ -41,6 +41,24 @@ UNNAMED_CONTROLS = """() => [...document.querySelectorAll('input, select, button
     .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
     .map((e) => e.id || e.outerHTML.slice(0, 80))"""
 
+# Holds every progress request 1.5 s in the page, as a loaded server would: the window in which a key
+# pressed right after a change used to be lost. `inFlight` counts the held requests; `stop()` ends it.
+SLOW_PROGRESS = """() => {
+    const plain = window.fetch;
+    const slow = { inFlight: 0, stop: () => { window.fetch = plain; } };
+    window.samxSlowProgress = slow;
+    window.fetch = async (url, options) => {
+        if (!String(url).endsWith('/progress')) return plain(url, options);
+        slow.inFlight += 1;
+        try {
+            await new Promise((resolve) => setTimeout(resolve, 1500));
+            return await plain(url, options);
+        } finally {
+            slow.inFlight -= 1;
+        }
+    };
+}"""
+
 
 @dataclass(frozen=True)
 class LabelingService:
@@ -139,16 +157,22 @@ def test_a_radiologist_labels_merges_discards_undoes_and_publishes(labeling_serv
         expect(title).to_have_text(f"Cluster {c + 2}")
         expect(page.locator(f"#cluster-grid li[data-cluster='{c + 1}'] .badge")).to_have_text(named)
 
-        # Discard c+2 (Esc leaves the label box, d asks for the reason, Enter confirms), then undo it.
+        # Discard c+2 (Esc leaves the label box, d asks for the reason, Enter confirms), then undo it with
+        # u pressed as soon as the page shows "discarded", while the progress is still on its way: as on a
+        # busy machine, where the key used to be dropped ("Still saving the previous change").
+        page.evaluate(SLOW_PROGRESS)
         page.keyboard.press("Escape")
         page.keyboard.press("d")
         page.locator("#discard-dialog[open]").wait_for()
         page.keyboard.press("Enter")
         expect(view).to_have_attribute("data-status", "discarded")
         expect(page.locator(f"#cluster-grid li[data-cluster='{c + 2}'] .badge")).to_have_text("discarded")
+        assert page.evaluate("window.samxSlowProgress.inFlight") > 0, "the progress was not slowed: no race tested"
         page.keyboard.press("u")
         expect(view).to_have_attribute("data-status", "unlabeled")
         expect(page.locator("#notice")).to_contain_text("Undone")
+        expect(page.locator(f"#cluster-grid li[data-cluster='{c + 2}'] .badge")).not_to_have_text("discarded")
+        page.evaluate("window.samxSlowProgress.stop()")
         page.keyboard.press("?")
         expect(page.locator("#help-dialog")).to_be_visible()
         page.keyboard.press("Escape")

@@ -91,16 +91,27 @@ export function acceptSuggestion() {
 
 // -- changes ------------------------------------------------------------------------------------------
 
-let changing = false; // one change at a time: a second key press would send the same, stale version
+// One change at a time, in the order the radiologist asked for them: each waits for the one before it
+// (its server call, the re-render and the grid/progress update), then sends the version that one left.
+// A key pressed while the previous change is still on its way (u right after a discard) is queued, never
+// dropped. A queued change applies only to the cluster it was asked for: if the page moved on meanwhile,
+// it is not sent to the cluster now open.
+let queue = Promise.resolve();
 
-async function change(doing, call) {
+function change(doing, call) {
+  const asked = state.current?.cluster;
+  if (asked === undefined) return Promise.resolve(null);
+  const result = queue.then(() => applyChange(doing, call, asked));
+  queue = result.catch(() => null); // a failed change was reported; the next one still runs
+  return result;
+}
+
+async function applyChange(doing, call, asked) {
   const c = state.current;
-  if (!c) return null;
-  if (changing) {
-    showNotice("Still saving the previous change…");
+  if (!c || c.cluster !== asked) {
+    showNotice(`${doing} cluster ${asked} was not sent: another cluster is open now.`);
     return null;
   }
-  changing = true;
   try {
     const fresh = await call(c); // the cluster as the server now has it, with its new version
     clearError();
@@ -123,8 +134,6 @@ async function change(doing, call) {
     }
     reportError(err, `${doing} ${clusterName(c)}`);
     return null;
-  } finally {
-    changing = false;
   }
 }
 
