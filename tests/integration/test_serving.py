@@ -164,7 +164,7 @@ def test_classify_and_explain_real_radiographs_over_http(serving, tmp_path):
         assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0 + 1e-6
         # Same pixels (the DICOM was made from the PNG), same answer.
         assert [t["label"] for t in a["top"]] == [t["label"] for t in b["top"]]
-        assert b["flags"]["tag_mismatch"] == (b["top"][0]["label"] not in {"skull", "sinus", "cervical_spine"})
+        assert b["flags"]["tag_mismatch"] == (b["top"][0]["label"] not in {"skull", "sinus", "cervical spine"})
 
         model = http.get("/v1/model").json()
         assert model["version"] == version and model["target_layer"] == "backbone.net.layer4"

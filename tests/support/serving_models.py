@@ -11,9 +11,10 @@ from samx_ml.backbone import Backbone
 from samx_ml.bundle import ModelManifest, weights_to_bytes
 from samx_ml.classifier import Classifier
 
+# The sample's regions as the labeling service publishes them (samx_core's canonical names).
 SAMPLE_CLASSES = [
-    "abdomen", "ankle", "cervical_spine", "chest", "elbow", "finger", "foot", "forearm", "hand", "hip", "knee",
-    "lower_leg", "lumbar_spine", "pelvis", "shoulder", "sinus", "skull", "wrist",
+    "abdomen", "ankle", "cervical spine", "chest", "elbow", "finger", "foot", "forearm", "hand", "hip", "knee",
+    "lower leg", "lumbar spine", "pelvis", "shoulder", "sinus", "skull", "wrist",
 ]  # fmt: skip
 
 

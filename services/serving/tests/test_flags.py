@@ -53,5 +53,5 @@ def test_tag_mismatch_uses_the_dicom_vocabulary():
     assert not score(knee, _manifest(), top_k=1, body_part="LEG").flags.tag_mismatch  # adjacent region
     assert not score(knee, _manifest(), top_k=1, body_part="").flags.tag_mismatch  # no tag, no opinion
     assert not score(knee, _manifest(), top_k=1, body_part="EXTREMITY").flags.tag_mismatch  # unknown term
-    assert "cervical_spine" in labels_for_body_part("CSPINE") == labels_for_body_part("c-spine")
+    assert "cervical spine" in labels_for_body_part("CSPINE") == labels_for_body_part("c-spine")
     assert labels_for_body_part("Lower Leg") == labels_for_body_part("LOWERLEG")

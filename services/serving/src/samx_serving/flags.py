@@ -8,37 +8,40 @@ from dataclasses import dataclass
 
 import numpy as np
 from samx_core.events import ClassificationFlags, ScoredLabel
+from samx_core.labels import canonical_label
 from samx_ml.bundle import ModelManifest
 
 # DICOM BodyPartExamined defined terms (PS3.16 Annex L, plus common vendor spellings) -> the SAM-X labels
 # that do not contradict it. Adjacent regions are included: a hand radiograph shows the wrist and the
-# fingers, and a knee study the lower leg, so predicting those is not a contradiction.
+# fingers, and a knee study the lower leg, so predicting those is not a contradiction. The labels are
+# written and compared in samx_core's canonical form (the one the labeling service publishes), so a model
+# whose classes were spelled "lumbar spine" or "Lumbar Spine" is judged the same.
 BODY_PART_LABELS: dict[str, frozenset[str]] = {
-    k: frozenset(v)
+    k: frozenset(canonical_label(label) for label in v)
     for k, v in {
-        "ABDOMEN": {"abdomen", "pelvis", "lumbar_spine", "chest"},
-        "ANKLE": {"ankle", "foot", "lower_leg"},
-        "CHEST": {"chest", "thoracic_spine", "shoulder", "clavicles", "abdomen"},
-        "THORAX": {"chest", "thoracic_spine", "shoulder", "clavicles", "abdomen"},
+        "ABDOMEN": {"abdomen", "pelvis", "lumbar spine", "chest"},
+        "ANKLE": {"ankle", "foot", "lower leg"},
+        "CHEST": {"chest", "thoracic spine", "shoulder", "clavicles", "abdomen"},
+        "THORAX": {"chest", "thoracic spine", "shoulder", "clavicles", "abdomen"},
         "CLAVICLE": {"clavicles", "shoulder", "chest"},
-        "CSPINE": {"cervical_spine", "skull"},
+        "CSPINE": {"cervical spine", "skull"},
         "ELBOW": {"elbow", "forearm"},
         "FINGER": {"finger", "hand"},
         "FOOT": {"foot", "ankle"},
         "FOREARM": {"forearm", "wrist", "elbow"},
         "HAND": {"hand", "finger", "wrist"},
         "HIP": {"hip", "pelvis", "thigh"},
-        "KNEE": {"knee", "lower_leg", "thigh"},
-        "LEG": {"lower_leg", "knee", "ankle", "thigh"},
-        "LOWERLEG": {"lower_leg", "knee", "ankle"},
+        "KNEE": {"knee", "lower leg", "thigh"},
+        "LEG": {"lower leg", "knee", "ankle", "thigh"},
+        "LOWERLEG": {"lower leg", "knee", "ankle"},
         "THIGH": {"thigh", "hip", "knee"},
         "FEMUR": {"thigh", "hip", "knee"},
-        "LSPINE": {"lumbar_spine", "thoracic_spine", "pelvis", "abdomen"},
-        "TSPINE": {"thoracic_spine", "lumbar_spine", "cervical_spine", "chest"},
-        "PELVIS": {"pelvis", "hip", "abdomen", "lumbar_spine"},
+        "LSPINE": {"lumbar spine", "thoracic spine", "pelvis", "abdomen"},
+        "TSPINE": {"thoracic spine", "lumbar spine", "cervical spine", "chest"},
+        "PELVIS": {"pelvis", "hip", "abdomen", "lumbar spine"},
         "SHOULDER": {"shoulder", "clavicles", "chest"},
-        "SKULL": {"skull", "sinus", "cervical_spine"},
-        "HEAD": {"skull", "sinus", "cervical_spine"},
+        "SKULL": {"skull", "sinus", "cervical spine"},
+        "HEAD": {"skull", "sinus", "cervical spine"},
         "SINUS": {"sinus", "skull"},
         "PARANASALSINUS": {"sinus", "skull"},
         "WRIST": {"wrist", "hand", "forearm"},
@@ -97,6 +100,6 @@ def score(
             uncertain=best.probability < manifest.uncertain_threshold,
             not_msk=(manifest.not_msk_class is not None and best.label == manifest.not_msk_class)
             or out_of_distribution,
-            tag_mismatch=compatible is not None and best.label not in compatible,
+            tag_mismatch=compatible is not None and canonical_label(best.label) not in compatible,
         ),
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from samx_core.imaging import decode_radiograph, to_uint8_square
+from samx_core.labels import LABEL_SEPARATOR, SEED_NAMES, canonical_label
 from samx_core.model_registry import ModelRegistry
 from samx_ml import metrics as M
 from samx_ml.bundle import ModelManifest, load_classifier
@@ -64,13 +65,17 @@ def evaluate_model(manifest: ModelManifest, weights: bytes, folder: Path, device
     dev = pick_device(device)
     model = load_classifier(manifest, weights, dev)
     probs = predict_proba(model, images, manifest.image_size, dev)
-    seen = sorted({p.strip() for s in label_strings for p in s.split(";") if p.strip()})
-    vocabulary = list(manifest.classes) + [c for c in seen if c not in manifest.classes]
-    truth = parse_label_sets(label_strings, vocabulary)
+    # Both sides in samx_core's canonical form: a labels.csv that writes "lumbar_spine" (or "l-spine")
+    # scores against the model's "lumbar spine", not as a region the model lacks.
+    classes = [canonical_label(c) for c in manifest.classes]
+    label_strings = [SEED_NAMES.resolve_set(s) for s in label_strings]
+    seen = sorted({p for s in label_strings for p in s.split(LABEL_SEPARATOR) if p})
+    vocabulary = classes + [c for c in seen if c not in classes]
+    truth = parse_label_sets(label_strings, vocabulary, sep=LABEL_SEPARATOR)
     padded = np.zeros((len(probs), len(vocabulary)), dtype=probs.dtype)  # unknown regions: probability 0
     padded[:, : probs.shape[1]] = probs
     report = M.classifier_report(padded, truth.primary, truth.multi_hot, vocabulary)
-    majority = int(truth.multi_hot[:, : len(manifest.classes)].sum(0).argmax())
+    majority = int(truth.multi_hot[:, : len(classes)].sum(0).argmax())
     return {
         "model_version": manifest.version,
         "n_images": len(images),
@@ -82,7 +87,7 @@ def evaluate_model(manifest: ModelManifest, weights: bytes, folder: Path, device
         "ece": report["ece"],
         "majority_rate": float(truth.multi_hot[:, majority].mean()),
         "uncertain_rate": float((probs.max(1) < manifest.uncertain_threshold).mean()),
-        "classes_without_model_class": [c for c in seen if c not in manifest.classes],
+        "classes_without_model_class": [c for c in seen if c not in classes],
         "per_class": report["per_class"],
         "confusion": {"classes": vocabulary, "matrix": report["confusion"]},
     }

@@ -12,6 +12,7 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+from samx_core.labels import LABEL_SEPARATOR, SEED_NAMES
 from samx_ml import metrics as M
 from samx_ml.labelsets import LabelSets, parse_label_sets
 
@@ -37,7 +38,8 @@ def read_labels(path: Path) -> dict[str, str]:
 
 def label_sets_for(image_ids: list[str], sha256: list[str], table: dict[str, str]) -> LabelSets:
     strings = [table.get(f"id:{i}", table.get(f"sha:{s}", "")) for i, s in zip(image_ids, sha256, strict=True)]
-    return parse_label_sets(strings)
+    # In samx_core's canonical form, the one the labeling service names clusters with.
+    return parse_label_sets([SEED_NAMES.resolve_set(s) for s in strings], sep=LABEL_SEPARATOR)
 
 
 def clustering_metrics(clusters: np.ndarray, labels: LabelSets, k: int) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from samx_core.labels import canonical_label
 from sqlalchemy import select
 
 from samx_labeling.api.deps import Admin, SessionDep, Viewer
@@ -10,7 +11,7 @@ from samx_labeling.api.errors import CONFLICT, ERROR_RESPONSES
 from samx_labeling.api.schemas import VocabularyCreate, VocabularyEntryPublic, VocabularyList
 from samx_labeling.db.models import AuditEntry, VocabularyEntry, utcnow
 from samx_labeling.domain.errors import ConflictError
-from samx_labeling.domain.vocabulary import Vocabulary, canonical_form
+from samx_labeling.domain.vocabulary import Vocabulary
 
 router = APIRouter(prefix="/vocabulary", tags=["vocabulary"], responses=ERROR_RESPONSES)
 
@@ -23,8 +24,8 @@ def list_vocabulary(session: SessionDep, _: Viewer) -> VocabularyList:
 
 @router.post("", summary="Add a name with synonyms", status_code=status.HTTP_201_CREATED, responses=CONFLICT)
 def add_name(body: VocabularyCreate, session: SessionDep, user: Admin) -> VocabularyEntryPublic:
-    name = canonical_form(body.name)
-    synonyms = sorted({canonical_form(s) for s in body.synonyms} - {name})
+    name = canonical_label(body.name)
+    synonyms = sorted({canonical_label(s) for s in body.synonyms} - {name})
     vocabulary = Vocabulary.load(session)
     if vocabulary.known(name) is not None:
         raise ConflictError(f"{name!r} is already in the vocabulary (as {vocabulary.known(name)!r})")
