@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-.PHONY: setup demo test bench-ingest schemas down lint test-deploy kind-deploy kind-e2e
+.PHONY: setup demo test test-unit gates bench-ingest schemas down lint test-deploy kind-deploy kind-e2e
 
 setup:
 	@./scripts/setup.sh
@@ -15,8 +15,17 @@ demo: setup
 # pytest's exit code 5 (nothing collected) fails the run: a run that tested nothing must not pass.
 # PYTHONFAULTHANDLER: a native crash (also one after the summary, at interpreter exit) prints the Python
 # stacks of every thread instead of a bare exit code 139.
-test: setup
+# The gates run first (seconds): a lint or format finding fails the run before any server starts.
+test: setup gates
 	@PYTHONFAULTHANDLER=1 uv run pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+## The fast tier: no servers (no Kafka, MinIO, Ray cluster or browser), about two minutes.
+test-unit: setup gates
+	@PYTHONFAULTHANDLER=1 uv run pytest -m "not integration and not fault" libs services tests/unit; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+gates:
+	uv run ruff check .
+	uv run ruff format --check .
 
 bench-ingest: setup
 	uv run python bench/ingest.py
@@ -24,8 +33,7 @@ bench-ingest: setup
 schemas:
 	uv run samx dev export-schemas
 
-lint:
-	uv run ruff check .
+lint: gates
 
 down:
 	uv run samx stack down

@@ -28,9 +28,10 @@ from samx_ml import metrics as M  # noqa: E402
 from samx_ml.augment import eval_transform  # noqa: E402
 from samx_ml.backbone import Backbone  # noqa: E402
 from samx_ml.classifier import Classifier, predict_proba, soft_targets, train_classifier  # noqa: E402
+from samx_ml.compute import resolve_policy  # noqa: E402
 from samx_ml.labelsets import parse_label_sets  # noqa: E402
 from samx_ml.profiles import get_profile  # noqa: E402
-from samx_ml.runtime import autocast, pick_device, setup_device  # noqa: E402
+from samx_ml.runtime import pick_device, setup_device  # noqa: E402
 from samx_serving.gradcam import grad_cam  # noqa: E402
 
 
@@ -62,9 +63,8 @@ def main() -> None:
     cfg = get_profile(args.profile).classifier
     images = torch.from_numpy(load_images(args.data / "images.npz"))[:, None]  # (N, 1, S, S) uint8
     rows = list(csv.DictReader((args.data / "meta.csv").open()))
-    model = Classifier(Backbone("resnet18"), 22).to(device).eval()
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    policy = resolve_policy(device, "auto" if device.type == "cuda" else "fp32")  # as serving runs it
+    model = policy.prepare_module(Classifier(Backbone("resnet18"), 22)).eval()
     result: dict = {
         "device": str(torch.cuda.get_device_name() if device.type == "cuda" else "cpu"),
         "image_size": cfg.image_size,
@@ -73,11 +73,11 @@ def main() -> None:
     }
 
     for batch in (1, 8, 32, 128):
-        x = eval_transform(images[:batch].to(device), cfg.image_size)
+        x = policy.prepare_batch(eval_transform(images[:batch].to(device), cfg.image_size))
 
         @torch.no_grad()
         def forward(x=x):
-            with autocast(device):
+            with policy.autocast():
                 model(x)
 
         result["forward"][batch] = rate(forward, batch, args.seconds, device)

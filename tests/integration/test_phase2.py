@@ -161,6 +161,9 @@ def test_labels_published_trains_registers_and_promotes_a_classifier(
     assert manifest["classes"] == list(REGIONS) == published.classes and manifest["not_msk_class"] is None
     assert (manifest["run_id"], manifest["labelset_version"], manifest["image_size"]) == ("p1-run", 1, IMAGE_SIZE)
     assert manifest["trim_frame"] is True  # trained on frame-trimmed images (the default): serving must trim too
+    # what ran is recorded: the measured policy of the rank that trained the final model, its threads, 2 ranks
+    compute = manifest["training_compute"]
+    assert compute["precision"] in ("fp32", "bf16") and compute["workers"] == 2 and compute["threads"] >= 1
     assert 0 < manifest["uncertain_threshold"] <= 1
     assert published.weights.sha256 == hashlib.sha256(registry.weights(version)).hexdigest()
     prefix = f"runs/phase2/{version}/"

@@ -57,6 +57,21 @@ def test_csv_suggestions_are_shown_then_applied_only_when_accepted(labeling):
     assert again == {"accepted": 0, "skipped": 0}, "only still-unlabeled clusters are touched"
 
 
+def test_a_csv_that_suggests_nothing_is_refused_and_keeps_the_earlier_suggestions(labeling):
+    run, client, url = labeling.run, labeling.client, f"/api/v1/runs/{labeling.run_id}/suggestions"
+    headers = {**auth(LENA), "Content-Type": "text/csv"}
+    assert client.post(url, content=run.known_labels_csv().encode(), headers=headers).status_code == 200
+    before = [s for s in _suggestions(labeling) if s["source"] == "csv"]
+    assert before
+    invalid = "image_id,labels\n" + "".join(f"{i},<script>;;__\n" for i in run.image_ids)
+    unknown = "image_id,labels\n" + "".join(f"not-{i},hand\n" for i in run.image_ids[:5])
+    for text, why in ((invalid, f"{2 * len(run.image_ids)} labels are not valid"), (unknown, "5 match no")):
+        refused = client.post(url, content=text.encode(), headers=headers)
+        assert refused.status_code == 422, refused.text
+        assert why in refused.text and "earlier suggestions are kept" in refused.text
+    assert [s for s in _suggestions(labeling) if s["source"] == "csv"] == before
+
+
 def test_publish_freezes_a_versioned_label_set_in_minio_and_on_kafka(labeling):
     client, run_id = labeling.client, labeling.run_id
     clusters = labeling.non_empty_clusters()

@@ -8,11 +8,14 @@ the phase-1 backbone gets a new head and is fine-tuned on them.
 Modules:
 - ``augment``: batched radiograph views (``random_view``), ``eval_transform``; ``corruptions``: robustness set
 - ``backbone``: ``build_backbone("resnet18"|"resnet50")``, 1 channel in, (B, 512|2048) out
-- ``simclr``: ``ProjectionHead``, ``nt_xent_loss``; ``pretext``: ``train_pretext``, ``embed``
+- ``simclr``: ``SimCLRModel``, ``ProjectionHead``, ``nt_xent_loss``; ``pretext``: ``pretext_epoch`` (the one pretext
+  loop), ``train_pretext``, ``embed``
 - ``neighbors``: ``mine_neighbors``, ``neighbor_accuracy``
 - ``scan``: ``ClusterHeads``, ``scan_loss``; ``self_label``: ``self_label_loss``, collapse check
 - ``clustering``: ``feature_bank``, ``train_scan``, ``self_label``, ``assign``
 - ``k_rule``: ``choose_k``; ``labelsets``: ``parse_label_sets``; ``metrics``: cluster and classifier metrics
-- ``classifier``: ``Classifier``, ``train_classifier``, ``predict_proba``, ``soft_targets``
-- ``profiles``: ``get_profile("ci"|"dev"|"gpu")``; ``runtime``: device, bf16 autocast, progress, epoch planner
+- ``classifier``: ``Classifier``, ``classifier_epoch`` (the one phase-2 loop), ``train_classifier``,
+  ``predict_proba``, ``soft_targets``
+- ``profiles``: ``get_profile("ci"|"dev"|"gpu")``; ``runtime``: device, progress, epoch planner;
+  ``compute``: ``resolve_policy`` (bf16 / channels_last where measured faster)
 """

@@ -34,6 +34,8 @@ class ModelManifest:
     not_msk_class: str | None = None  # a trained discard class, when the label set kept one
     target_layer: str = "backbone.net.layer4"  # Grad-CAM default: the last conv block
     metrics: dict[str, float] = field(default_factory=dict)
+    # what the final model was trained with: samx_ml.compute.ComputePolicy.describe(), threads, workers
+    training_compute: dict = field(default_factory=dict)
     created_at: str = ""
     format: int = MANIFEST_FORMAT
 

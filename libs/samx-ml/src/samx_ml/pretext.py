@@ -11,21 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
 from samx_ml.augment import AugmentConfig, eval_transform, random_view
-from samx_ml.backbone import Backbone, build_backbone
+from samx_ml.backbone import Backbone
+from samx_ml.compute import ComputePolicy, resolve_policy
 from samx_ml.profiles import PretextConfig
-from samx_ml.runtime import (
-    EpochPlanner,
-    Progress,
-    ProgressFn,
-    as_image_tensor,
-    autocast,
-    setup_device,
-    to_device,
-    warmup_cosine,
-)
-from samx_ml.simclr import ProjectionHead, nt_xent_loss
+from samx_ml.runtime import EpochPlanner, Progress, ProgressFn, as_image_tensor, setup_device, warmup_cosine
+from samx_ml.simclr import SimCLRModel, nt_xent_loss
+
+BatchAt = Callable[[int], torch.Tensor]  # step s of the epoch -> uint8 images (B, 1, H, W) on the device
 
 
 @dataclass
@@ -33,21 +28,54 @@ class PretextResult:
     backbone: Backbone
     epochs: int
     seconds: float
-    images_per_s: float  # augmented views through forward + backward per second (2 per image)
+    images_per_s: float  # images (each seen as 2 augmented views) through forward + backward per second
     losses: list[float] = field(default_factory=list)
+    compute: dict = field(default_factory=dict)  # ComputePolicy.describe() of what ran
 
 
 def simclr_batch_loss(
-    encode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, cfg: PretextConfig, device: torch.device
+    encode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, cfg: PretextConfig, policy: ComputePolicy
 ) -> torch.Tensor:
     """One SimCLR step's loss: two random views of a uint8 batch x (B, 1, H, W) -> encode -> z (2B, D)
-    -> NT-Xent (scalar). Shared by the single-process loop here and the Ray Train loop of the trainer."""
+    -> NT-Xent (scalar, float32)."""
     v = torch.cat([random_view(x, cfg.image_size, cfg.augment), random_view(x, cfg.image_size, cfg.augment)])
-    if device.type == "cuda":
-        v = v.contiguous(memory_format=torch.channels_last)
-    with autocast(device):
-        z = encode(v)
+    with policy.autocast():
+        z = encode(policy.prepare_batch(v))
     return nt_xent_loss(z[: len(x)], z[len(x) :], cfg.temperature)
+
+
+def pretext_epoch(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    batch_at: BatchAt,
+    steps: int,
+    epoch: int,
+    epochs: int,
+    base_lr: float,
+    cfg: PretextConfig,
+    policy: ComputePolicy,
+) -> float:
+    """One SimCLR epoch of ``steps`` batches (warm-up + cosine LR per step); returns the mean loss.
+
+    The one pretext loop: the single-process trainer below and the Ray Train job (each rank on its own
+    shard, ``model`` wrapped in DDP) both run it."""
+    total = 0.0
+    for s in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = base_lr * warmup_cosine((epoch + s / steps) / epochs, cfg.warmup_frac)
+        loss = simclr_batch_loss(model, batch_at(s), cfg, policy)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += float(loss.detach())
+    return total / steps
+
+
+def simclr_optimizer(model: nn.Module, cfg: PretextConfig, global_batch: int) -> tuple[torch.optim.Optimizer, float]:
+    """SGD with momentum at SimCLR's linear LR scaling (lr_per_256 x batch / 256); (optimizer, base LR)."""
+    base_lr = cfg.lr_per_256 * global_batch / 256
+    opt = torch.optim.SGD(model.parameters(), lr=base_lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return opt, base_lr
 
 
 def train_pretext(
@@ -57,56 +85,46 @@ def train_pretext(
     progress: ProgressFn | None = None,
     budget_s: float | None = None,
     seed: int = 0,
+    precision: str = "auto",
 ) -> PretextResult:
-    """Train a backbone with SimCLR on uint8 images (N, 1, H, W); labels are never seen."""
+    """Train a backbone with SimCLR on uint8 images (N, 1, H, W) in one process; labels are never seen."""
     setup_device(device)
+    policy = resolve_policy(device, precision)
     torch.manual_seed(seed)
     images = as_image_tensor(images)
     x_all = images.to(device)
     n = len(x_all)
     bs = min(cfg.batch_size, n)
     steps = max(1, n // bs)
-    backbone = to_device(build_backbone(cfg.arch), device)
-    head = ProjectionHead(backbone.feature_dim, cfg.proj_hidden, cfg.proj_dim).to(device)
-    params = list(backbone.parameters()) + list(head.parameters())
-    base_lr = cfg.lr_per_256 * bs / 256
-    opt = torch.optim.SGD(params, lr=base_lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    model = policy.prepare_module(SimCLRModel(cfg.arch, cfg.proj_hidden, cfg.proj_dim))
+    opt, base_lr = simclr_optimizer(model, cfg, bs)
     planner = EpochPlanner(cfg.epochs, budget_s)
     losses: list[float] = []
-    views_done, train_s, epoch = 0, 0.0, 0
-    backbone.train()
-    head.train()
+    images_done, train_s, epoch = 0, 0.0, 0
+    model.train()
     while True:
         t0 = time.perf_counter()
         perm = torch.randperm(n, device=device)
-        total = 0.0
-        for s in range(steps):
-            for group in opt.param_groups:
-                group["lr"] = base_lr * warmup_cosine((epoch + s / steps) / planner.epochs, cfg.warmup_frac)
-            loss = simclr_batch_loss(lambda v: head(backbone(v)), x_all[perm[s * bs : (s + 1) * bs]], cfg, device)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach())
+
+        def batch_at(s: int, perm: torch.Tensor = perm) -> torch.Tensor:
+            return x_all[perm[s * bs : (s + 1) * bs]]
+
+        losses.append(pretext_epoch(model, opt, batch_at, steps, epoch, planner.epochs, base_lr, cfg, policy))
         if device.type == "cuda":
             torch.cuda.synchronize()
         epoch_s = time.perf_counter() - t0
         epoch += 1
         if epoch > 1:  # the first epoch carries cudnn autotuning: keep it out of the throughput
-            views_done += 2 * steps * bs
+            images_done += steps * bs
             train_s += epoch_s
-        losses.append(total / steps)
         go_on = planner.after_epoch(epoch, epoch_s)
         if progress:
-            progress(
-                Progress(
-                    "pretext", epoch, planner.epochs, losses[-1], 2 * steps * bs / epoch_s, planner.eta(epoch, epoch_s)
-                )
-            )
+            rate = steps * bs / epoch_s
+            progress(Progress("pretext", epoch, planner.epochs, losses[-1], rate, planner.eta(epoch, epoch_s)))
         if not go_on:
             break
-    rate = views_done / train_s if train_s > 0 else 2 * steps * bs / max(planner.elapsed(), 1e-6)
-    return PretextResult(backbone.eval(), epoch, planner.elapsed(), rate, losses)
+    rate = images_done / train_s if train_s > 0 else steps * bs / max(planner.elapsed(), 1e-6)
+    return PretextResult(model.backbone.eval(), epoch, planner.elapsed(), rate, losses, policy.describe())
 
 
 @torch.no_grad()
@@ -118,20 +136,22 @@ def embed(
     batch_size: int = 512,
     augment: AugmentConfig | None = None,
     corruption=None,
+    policy: ComputePolicy | None = None,
 ) -> torch.Tensor:
     """Backbone features (N, D) float32 on ``device``, of the eval view (or of a random ``augment`` view).
 
     ``corruption`` (float [0,1] images -> same) is applied before the eval transform (robustness tests).
+    ``policy``: precision and layout of the forward pass; default the fastest measured on ``device``
+    (``samx_ml.compute``). The backbone is put into that policy's memory layout (in place).
     """
-    backbone.eval()
+    policy = policy or resolve_policy(device, "auto")
+    backbone = policy.prepare_module(backbone).eval()
     out = []
     for start in range(0, len(images), batch_size):
         x = images[start : start + batch_size].to(device)
         if corruption is not None:
             x = corruption(x.float() / 255.0 if x.dtype == torch.uint8 else x)
         v = eval_transform(x, size) if augment is None else random_view(x, size, augment)
-        if device.type == "cuda":
-            v = v.contiguous(memory_format=torch.channels_last)
-        with autocast(device):
-            out.append(backbone(v).float())
+        with policy.autocast():
+            out.append(backbone(policy.prepare_batch(v)).float())
     return torch.cat(out)

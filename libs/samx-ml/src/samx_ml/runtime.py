@@ -1,8 +1,8 @@
-"""Device, mixed precision, progress reporting and wall-clock epoch planning shared by the loops."""
+"""Device, progress reporting and wall-clock epoch planning shared by the loops (precision and layout:
+``samx_ml.compute``)."""
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
 import time
@@ -45,18 +45,6 @@ def setup_device(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-
-
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA; plain float32 elsewhere (CPU bf16 is slower on most cores)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def to_device(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    module = module.to(device)
-    return module.to(memory_format=torch.channels_last) if device.type == "cuda" else module
 
 
 def as_image_tensor(data: torch.Tensor | Dataset) -> torch.Tensor:

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from samx_ml.backbone import build_backbone
+
 
 class ProjectionHead(nn.Module):
     """MLP g(.) of SimCLR: Linear -> BN -> ReLU -> Linear.
@@ -47,3 +49,17 @@ def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1) -
     logits.fill_diagonal_(float("-inf"))  # a view is never its own negative
     targets = torch.cat([torch.arange(b, 2 * b), torch.arange(0, b)]).to(z.device)
     return F.cross_entropy(logits, targets)
+
+
+class SimCLRModel(nn.Module):
+    """Backbone f(.) then projection head g(.): views (B, 1, S, S) -> projections (B, proj_dim).
+
+    After pretraining only ``backbone`` is kept (SimCLR section 4.2: g's input is the better feature)."""
+
+    def __init__(self, arch: str = "resnet18", proj_hidden: int = 512, proj_dim: int = 128) -> None:
+        super().__init__()
+        self.backbone = build_backbone(arch)
+        self.head = ProjectionHead(self.backbone.feature_dim, proj_hidden, proj_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))

@@ -122,6 +122,7 @@ def _run_phase1(
         "pretext_epochs": pretext.epochs,
         "pretext_final_loss": pretext.losses[-1],
         "pretext_images_per_s": float(np.mean(pretext.images_per_s)),
+        "pretext_compute": pretext.compute,
         "checkpoint": pretext.checkpoint_path,
         "scan": c.scan,
         "seconds": time.perf_counter() - t0,

@@ -141,6 +141,7 @@ def run_phase2(
         uncertain_threshold=threshold.threshold,
         not_msk_class=injected.not_msk_class,
         metrics={k_: float(v) for k_, v in headline.items()},
+        training_compute=final.compute or {},
         created_at=datetime.now(UTC).isoformat(),
     )
     model = Classifier(Backbone(phase1.backbone_arch), len(classes))
@@ -165,6 +166,7 @@ def run_phase2(
         "balance": cfg.balance,
         "num_workers": ts.num_workers,
         "images_per_s": float(np.mean([r.images_per_s for r in results])),
+        "compute": final.compute or {},
         "losses": {r.name: r.losses for r in results},
         "seconds": time.perf_counter() - t0,
     }

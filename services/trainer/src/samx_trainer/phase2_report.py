@@ -11,6 +11,8 @@ from PIL import Image, ImageDraw
 from samx_ml import metrics as M
 from samx_ml.labelsets import one_hot_from_primary
 
+from samx_trainer.report import describe_compute
+
 
 def classification_metrics(probs: np.ndarray, target: np.ndarray, classes: list[str], majority: int) -> dict:
     """samx_ml's classifier report on single labels (N,) plus the rate of always answering ``majority``."""
@@ -61,6 +63,7 @@ def render_report(summary: dict, cv: dict, holdout: dict, threshold: dict) -> st
         f"- {summary['k']}-fold cross-validation grouped by patient ({summary['n_groups']} groups) + hold-out of "
         f"{holdout['n']} radiographs; {summary['epochs']} epochs per model on {summary['num_workers']} Ray Train "
         f"worker(s), {summary['images_per_s']:.1f} images/s, balance `{summary['balance']}`",
+        f"- compute: {describe_compute(summary.get('compute') or {})}",
         f"- uncertain threshold {threshold['threshold']:.3f}: accuracy {threshold['accuracy_above']:.3f} on the "
         f"{100 * threshold['coverage']:.0f}% of validation predictions at or above it "
         f"(target {'met' if threshold['target_met'] else 'not met'})",

@@ -28,14 +28,22 @@ import ray
 import ray.train
 import ray.train.torch
 import torch
-import torch.nn.functional as F
-from samx_ml.augment import AugmentConfig, random_view
+from samx_ml.augment import AugmentConfig
 from samx_ml.backbone import Backbone
-from samx_ml.classifier import Classifier, class_weights, predict_proba
+from samx_ml.classifier import (
+    Classifier,
+    batch_order,
+    class_weights,
+    classifier_epoch,
+    classifier_optimizer,
+    predict_proba,
+)
+from samx_ml.compute import ComputePolicy, resolve_policy
 from samx_ml.profiles import ClassifierConfig
-from samx_ml.runtime import Progress, setup_device, to_device, warmup_cosine
+from samx_ml.runtime import Progress, setup_device
 
 from samx_trainer.progress import TrainingProgress
+from samx_trainer.ray_connection import worker_cpus
 from samx_trainer.settings import TrainerSettings
 
 STATE_FILE = "phase2.pt"
@@ -58,6 +66,7 @@ class TaskResult:
     seconds: float
     weights: dict[str, torch.Tensor] | None = None
     restored: bool = False  # trained before the worker group restarted, taken from its checkpoint
+    compute: dict | None = None  # ComputePolicy.describe() of the rank that trained it, threads, workers
 
 
 def _config_from_dict(d: dict) -> ClassifierConfig:
@@ -66,8 +75,11 @@ def _config_from_dict(d: dict) -> ClassifierConfig:
     return ClassifierConfig(**d)
 
 
-def _train_task(task: dict, images, targets, backbone_state, arch, cfg, device, rank, world, progress) -> dict:
+def _train_task(
+    task: dict, images, targets, backbone_state, arch, cfg, policy: ComputePolicy, rank, world, progress
+) -> dict:
     """Fine-tune one model on ``task['train']``; returns (on every rank) what the checkpoint keeps."""
+    device = policy.device
     idx = torch.as_tensor(task["train"])
     y_task = targets[idx]
     weights = class_weights(y_task, cfg.balance_power).to(device)
@@ -78,39 +90,24 @@ def _train_task(task: dict, images, targets, backbone_state, arch, cfg, device, 
     steps = max(1, n_min // bs)
     backbone = Backbone(arch)
     backbone.load_state_dict(backbone_state)
-    inner = to_device(Classifier(backbone, targets.shape[1]), device)
+    inner = policy.prepare_module(Classifier(backbone, targets.shape[1]))
     model = ray.train.torch.prepare_model(inner)
     inner = model.module if hasattr(model, "module") else model
-    groups = [
-        {"params": inner.backbone.parameters(), "lr": cfg.lr * cfg.backbone_lr_mult},
-        {"params": inner.head.parameters(), "lr": cfg.lr},
-    ]
-    base = [g["lr"] for g in groups]
-    opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    opt, base = classifier_optimizer(inner, cfg)
     sample_p = (y @ weights).clamp_min(1e-8) if cfg.balance == "sampler" else None
     loss_w = weights if cfg.balance == "weighted" else None
-    c, losses, rates, t_task = targets.shape[1], [], [], time.perf_counter()
+    losses, rates, t_task = [], [], time.perf_counter()
     model.train()
     for epoch in range(cfg.epochs):
-        t0, total = time.perf_counter(), 0.0
-        order = (
-            torch.multinomial(sample_p, steps * bs, replacement=True)
-            if sample_p is not None
-            else torch.randperm(len(x), device=device)
-        )
-        for s in range(steps):
-            for g, b in zip(opt.param_groups, base, strict=True):
-                g["lr"] = b * warmup_cosine((epoch + s / steps) / cfg.epochs, cfg.warmup_frac)
+        t0 = time.perf_counter()
+        order = batch_order(len(x), steps, bs, sample_p, device)
+
+        def batch_at(s: int, order: torch.Tensor = order) -> tuple[torch.Tensor, torch.Tensor]:
             batch = order[s * bs : (s + 1) * bs]
-            logits = model(random_view(x[batch], cfg.image_size, cfg.augment))
-            target = y[batch] * (1 - cfg.label_smoothing) + cfg.label_smoothing / c
-            loss = F.cross_entropy(logits.float(), target, weight=loss_w)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach())
+            return x[batch], y[batch]
+
+        losses.append(classifier_epoch(model, opt, base, batch_at, steps, epoch, cfg.epochs, cfg, policy, loss_w))
         epoch_s = time.perf_counter() - t0
-        losses.append(total / steps)
         rates.append(steps * bs * world / epoch_s)
         if rank == 0:
             eta = (cfg.epochs - epoch - 1) * epoch_s
@@ -121,9 +118,10 @@ def _train_task(task: dict, images, targets, backbone_state, arch, cfg, device, 
         "seconds": time.perf_counter() - t_task,
     }
     if rank == 0:
-        out["probs"] = predict_proba(inner, images[torch.as_tensor(task["evaluate"])], cfg.image_size, device)
+        evaluate = images[torch.as_tensor(task["evaluate"])]
+        out["probs"] = predict_proba(inner, evaluate, cfg.image_size, device, policy=policy)
         if task["keep_weights"]:
-            out["weights"] = {k: v.detach().cpu() for k, v in inner.state_dict().items()}
+            out["weights"] = {k: v.detach().cpu().contiguous() for k, v in inner.state_dict().items()}
     return out
 
 
@@ -135,6 +133,7 @@ def train_loop(config: dict) -> None:
     torch.set_num_threads(max(1, int(config.get("threads", 1))))
     device = ray.train.torch.get_device()
     setup_device(device)
+    policy = resolve_policy(device, config.get("precision", "auto"))
     images, targets = ray.get(config["images"]), ray.get(config["targets"])
     backbone_state = ray.get(config["backbone"])
     done: dict[str, dict] = {}
@@ -151,8 +150,9 @@ def train_loop(config: dict) -> None:
             continue
         torch.manual_seed(config.get("seed", 0) + 1000 * i + rank)
         out = _train_task(
-            task, images, targets, backbone_state, config["arch"], cfg, device, rank, world, config["progress"]
+            task, images, targets, backbone_state, config["arch"], cfg, policy, rank, world, config["progress"]
         )
+        out["compute"] = {**policy.describe(), "threads": torch.get_num_threads(), "workers": world}
         done[task["name"]] = out
         metrics = {"task": task["name"], "done": len(done), "loss": out["losses"][-1]}
         if rank == 0:
@@ -182,6 +182,7 @@ def run_classifier_tasks(
     from ray.train.torch import TorchTrainer
 
     use_gpu = torch.cuda.is_available()
+    cpus = worker_cpus(trainer)
     torch_trainer = TorchTrainer(
         train_loop,
         train_loop_config={
@@ -199,14 +200,15 @@ def run_classifier_tasks(
                 }
                 for t in tasks
             ],
-            "threads": trainer.cpus_per_worker,
+            "threads": cpus,
+            "precision": trainer.precision,
             "seed": trainer.seed,
             "progress": TrainingProgress(run_id),
         },
         scaling_config=ScalingConfig(
             num_workers=trainer.num_workers,
             use_gpu=use_gpu,
-            resources_per_worker=None if use_gpu else {"CPU": trainer.cpus_per_worker},
+            resources_per_worker=None if use_gpu else {"CPU": cpus},
         ),
         run_config=RunConfig(
             name="classifier",
@@ -233,6 +235,7 @@ def run_classifier_tasks(
             done[t.name]["seconds"],
             done[t.name].get("weights"),
             done[t.name].get("restored", False),
+            done[t.name].get("compute"),
         )
         for t in tasks
     ]

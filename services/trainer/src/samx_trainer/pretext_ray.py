@@ -27,30 +27,20 @@ import ray.train
 import ray.train.torch
 import torch
 from samx_ml.augment import AugmentConfig
-from samx_ml.backbone import Backbone, build_backbone
-from samx_ml.pretext import simclr_batch_loss
+from samx_ml.backbone import Backbone
+from samx_ml.compute import resolve_policy
+from samx_ml.pretext import pretext_epoch, simclr_optimizer
 from samx_ml.profiles import PretextConfig
-from samx_ml.runtime import Progress, setup_device, to_device, warmup_cosine
-from samx_ml.simclr import ProjectionHead
+from samx_ml.runtime import Progress, setup_device
+from samx_ml.simclr import SimCLRModel
 from torch import nn
 
 from samx_trainer.image_cache import ImageSource, remove_cache
 from samx_trainer.progress import TrainingProgress
+from samx_trainer.ray_connection import worker_cpus
 from samx_trainer.settings import TrainerSettings
 
 STATE_FILE = "pretext.pt"
-
-
-class SimCLRModel(nn.Module):
-    """Backbone f(.) then projection head g(.): (B, 1, S, S) -> (B, proj_dim)."""
-
-    def __init__(self, cfg: PretextConfig) -> None:
-        super().__init__()
-        self.backbone = build_backbone(cfg.arch)
-        self.head = ProjectionHead(self.backbone.feature_dim, cfg.proj_hidden, cfg.proj_dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
 
 
 @dataclass
@@ -61,6 +51,11 @@ class PretextRun:
     images_per_s: list[float] = field(default_factory=list)
     checkpoint_path: str = ""
     resumed_at: list[int] = field(default_factory=list)  # epochs a restarted run continued from
+    compute: dict = field(default_factory=dict)  # rank 0's ComputePolicy.describe() and thread count
+
+
+def _simclr_model(cfg: PretextConfig) -> SimCLRModel:
+    return SimCLRModel(cfg.arch, cfg.proj_hidden, cfg.proj_dim)
 
 
 def _config_from_dict(d: dict) -> PretextConfig:
@@ -87,19 +82,20 @@ def train_loop(config: dict) -> None:
     cfg = _config_from_dict(config["pretext"])
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
-    torch.set_num_threads(max(1, int(config.get("threads", 1))))
+    threads = max(1, int(config.get("threads", 1)))
+    torch.set_num_threads(threads)
     torch.manual_seed(config.get("seed", 0) + rank)
     device = ray.train.torch.get_device()
     setup_device(device)
+    policy = resolve_policy(device, config.get("precision", "auto"))
     source: ImageSource = config["source"]
     shard = source.shard(rank, world, Path(config["spool"]))  # (n, 1, S, S) uint8 on disk
     progress: TrainingProgress = config["progress"]
     n_min = len(source) // world  # every rank runs the same number of steps (DDP needs it)
     bs = max(2, min(cfg.batch_size // world, n_min))
     steps = max(1, n_min // bs)
-    model = ray.train.torch.prepare_model(to_device(SimCLRModel(cfg), device))
-    base_lr = cfg.lr_per_256 * bs * world / 256
-    opt = torch.optim.SGD(model.parameters(), lr=base_lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    model = ray.train.torch.prepare_model(policy.prepare_module(_simclr_model(cfg)))
+    opt, base_lr = simclr_optimizer(model, cfg, bs * world)
     start, losses, rates, resumed_at = _restore(model, opt)
     if resumed_at and rank == 0:
         print(f"[pretext] resumed from the checkpoint of epoch {start}", flush=True)
@@ -107,18 +103,13 @@ def train_loop(config: dict) -> None:
     for epoch in range(start, cfg.epochs):
         t0 = time.perf_counter()
         perm = torch.randperm(len(shard))
-        total = 0.0
-        for s in range(steps):
-            for group in opt.param_groups:
-                group["lr"] = base_lr * warmup_cosine((epoch + s / steps) / cfg.epochs, cfg.warmup_frac)
+
+        def batch_at(s: int, perm: torch.Tensor = perm, shard=shard) -> torch.Tensor:
             rows = perm[s * bs : (s + 1) * bs].sort().values  # sorted: the cache reads pages in file order
-            loss = simclr_batch_loss(model, shard[rows].to(device, non_blocking=True), cfg, device)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach())
+            return shard[rows].to(device, non_blocking=True)
+
+        losses.append(pretext_epoch(model, opt, batch_at, steps, epoch, cfg.epochs, base_lr, cfg, policy))
         epoch_s = time.perf_counter() - t0
-        losses.append(total / steps)
         rates.append(steps * bs * world / epoch_s)  # images (each seen as 2 views) per second, all ranks
         metrics = {"epoch": epoch + 1, "loss": losses[-1], "images_per_s": rates[-1], "epoch_s": epoch_s}
         last = epoch + 1 == cfg.epochs
@@ -137,12 +128,13 @@ def train_loop(config: dict) -> None:
                     "rates": rates,
                     "resumed_at": resumed_at,
                     "arch": cfg.arch,
+                    "compute": {**policy.describe(), "threads": threads, "workers": world},
                 }
                 torch.save(state, os.path.join(d, STATE_FILE))
                 ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(d))
         else:
             ray.train.report(metrics)
-    del shard
+    del shard, batch_at  # batch_at holds the shard too: both go before its file does
     remove_cache(source.shard_path(rank, world, Path(config["spool"])))  # only a rank's own copy, if it made one
 
 
@@ -160,6 +152,7 @@ def run_pretext(
     from ray.train.torch import TorchTrainer
 
     use_gpu = torch.cuda.is_available()
+    cpus = worker_cpus(trainer)
     torch_trainer = TorchTrainer(
         train_loop,
         train_loop_config={
@@ -168,13 +161,14 @@ def run_pretext(
             "progress": TrainingProgress(run_id),
             "pretext": dataclasses.asdict(cfg),
             "checkpoint_every": trainer.checkpoint_every,
-            "threads": trainer.cpus_per_worker,
+            "threads": cpus,
+            "precision": trainer.precision,
             "seed": trainer.seed,
         },
         scaling_config=ScalingConfig(
             num_workers=trainer.num_workers,
             use_gpu=use_gpu,
-            resources_per_worker=None if use_gpu else {"CPU": trainer.cpus_per_worker},
+            resources_per_worker=None if use_gpu else {"CPU": cpus},
         ),
         run_config=RunConfig(
             name="pretext",
@@ -189,7 +183,7 @@ def run_pretext(
         raise RuntimeError(f"pretext run {run_id} ended without a checkpoint: {result.error}")
     with result.checkpoint.as_directory() as d:
         state = torch.load(os.path.join(d, STATE_FILE), map_location="cpu", weights_only=False)
-    model = SimCLRModel(cfg)
+    model = _simclr_model(cfg)
     model.load_state_dict(state["model"])
     return PretextRun(
         backbone=model.backbone.eval(),
@@ -200,4 +194,5 @@ def run_pretext(
             f"s3://{result.checkpoint.path}" if storage_filesystem is not None else result.checkpoint.path
         ),
         resumed_at=state.get("resumed_at", []),
+        compute=state.get("compute", {}),
     )

@@ -12,6 +12,7 @@ def render_report(summary: dict, clusters: list[dict], metrics: dict | None) -> 
         f"- pretext: {summary['pretext_epochs']} epochs on {summary['num_workers']} Ray Train worker(s), "
         f"final loss {summary['pretext_final_loss']:.4f}, {summary['pretext_images_per_s']:.1f} images/s "
         f"(mean over epochs), checkpoint `{summary['checkpoint']}`",
+        f"- compute: {describe_compute(summary.get('pretext_compute') or {})}",
         f"- SCAN: kept head {summary['scan']['best_head']} of {len(summary['scan']['head_losses'])}, "
         f"self-labeling {'on' if summary['scan']['self_label'].get('enabled') else 'off'}",
         f"- wall time: {summary['seconds']:.0f} s",
@@ -29,3 +30,11 @@ def render_report(summary: dict, clusters: list[dict], metrics: dict | None) -> 
         montage = f"[png](montages/cluster-{c['cluster']:04d}.png)" if c["size"] else "-"
         lines.append(f"| {c['cluster']} | {c['size']} | {conf} | {montage} |")
     return "\n".join(lines) + "\n"
+
+
+def describe_compute(c: dict) -> str:
+    """``{device, precision, memory_format, threads, workers}`` -> 'cpu, fp32, channels_last, 2 threads x 1'."""
+    if not c:
+        return "not recorded"
+    parts = [c.get("device", "?"), c.get("precision", "?"), c.get("memory_format", "?")]
+    return ", ".join(parts) + f", {c.get('threads', '?')} threads x {c.get('workers', '?')} worker(s)"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,7 +21,12 @@ class TrainerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SAMX_TRAINER_", extra="ignore")
 
     num_workers: int = Field(default=1, ge=1, description="Ray Train workers (DDP ranks) of the pretext step")
-    cpus_per_worker: float = Field(default=1.0, gt=0, description="CPUs each Ray Train worker reserves")
+    cpus_per_worker: int | None = Field(
+        default=None, ge=1, description="CPUs (and torch threads) of each Ray Train worker; default: the free CPUs"
+    )
+    precision: Literal["auto", "bf16", "fp32"] = Field(
+        default="auto", description="Training precision; auto: bf16 + channels_last where measured faster"
+    )
     checkpoint_every: int = Field(default=5, ge=1, description="Pretext epochs between checkpoints")
     max_failures: int = Field(default=2, ge=-1, description="Worker-group restarts before the run fails (-1: no end)")
     runs_prefix: str = Field(default="runs/phase1", description="Key prefix of the runs in the archive bucket")

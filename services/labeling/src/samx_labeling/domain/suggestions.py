@@ -78,7 +78,7 @@ def csv_suggestions(session: Session, run_id: str, text: str, vocabulary: Vocabu
     by_id = {m.image_id: m.cluster for m in members}
     by_sha = {m.sha256: m.cluster for m in members if m.sha256}
     votes: list[tuple[int, list[str]]] = []
-    rows = unmatched = 0
+    rows = unmatched = invalid = 0
     try:
         for raw in reader:
             rows += 1
@@ -91,11 +91,19 @@ def csv_suggestions(session: Session, run_id: str, text: str, vocabulary: Vocabu
             if cluster is None:
                 unmatched += 1
                 continue
-            names = [vocabulary.normalize(n)[0] for n in row.get("labels", "").split(";") if is_valid_label(n)]
+            given = [n for n in row.get("labels", "").split(";") if n.strip()]
+            names = [vocabulary.normalize(n)[0] for n in given if is_valid_label(n)]
+            invalid += len(given) - len(names)
             votes.append((cluster, names))
     except csv.Error as exc:
         raise InvalidInputError(f"the CSV is malformed at row {rows}: {exc}") from None
-    return CsvOutcome(rows=rows, matched_images=len(votes), unmatched_rows=unmatched, proposals=majority(votes))
+    proposals = majority(votes)
+    if not proposals:  # an upload replaces the earlier one: one that suggests nothing must not wipe it
+        raise InvalidInputError(
+            f"the CSV suggests nothing: of {rows} rows, {unmatched} match no radiograph of run {run_id} and "
+            f"{invalid} labels are not valid names; the earlier suggestions are kept"
+        )
+    return CsvOutcome(rows=rows, matched_images=len(votes), unmatched_rows=unmatched, proposals=proposals)
 
 
 def store_suggestions(session: Session, run_id: str, source: str, proposals: dict[int, Proposal]) -> None:
