@@ -71,6 +71,7 @@ class Phase1Run:
     cluster_of: dict[str, int]
     cluster_truth: dict[int, str] = field(default_factory=dict)  # majority primary label per non-empty cluster
     body_part: dict[str, str] = field(default_factory=dict)  # image id -> BodyPartExamined, where given
+    files: dict[str, Path] = field(default_factory=dict)  # image id -> the sample file it was ingested from
 
     def known_labels_csv(self, *, key: str = "image_id", fraction: float = 1.0, seed: int = 0) -> str:
         """A CSV of known labels for ``fraction`` of the images (columns ``<key>,labels``)."""
@@ -175,12 +176,13 @@ def build_phase1_run(
     run_id = run_id or f"fixture-{uuid.uuid4().hex[:8]}"
     images = sample_images(n_images, seed)
 
-    ids, labels, shas, body_parts, primary = [], {}, {}, {}, {}
+    ids, labels, shas, body_parts, primary, files = [], {}, {}, {}, {}, {}
     for image in images:
         tag = BODY_PART_TAGS.get(image.labels[0]) if rng.random() < body_part_fraction else None
         image_id, sha = _ingest_record(store, bucket, image.path.read_bytes(), tag)
         ids.append(image_id)
         labels[image_id], shas[image_id], primary[image_id] = image.labels, sha, image.labels[0]
+        files[image_id] = image.path
         if tag:
             body_parts[image_id] = tag
 
@@ -268,6 +270,7 @@ def build_phase1_run(
         cluster_of=cluster_of,
         cluster_truth=truth,
         body_part=body_parts,
+        files=files,
     )
 
 

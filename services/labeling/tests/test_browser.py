@@ -8,23 +8,18 @@ on Kafka. A screenshot of the page is kept in ``.samx/test-artifacts/labeling-ui
 
 from __future__ import annotations
 
-import json
-import secrets
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import expect
-from samx_cli.stack.ports import free_port, wait_until
-from samx_cli.stack.processes import ManagedProcess
 from samx_core.bus.reader import EventReader
 from samx_core.events import LabelsPublished
 from samx_core.storage import ObjectStore
 
 from tests.support.browser import LAPTOP_VIEWPORT, browser_page, chromium_missing
+from tests.support.labeling_service import LabelingService, running_labeling_service
 from tests.support.phase1_fixture import BODY_PART_TAGS, Phase1Run, build_phase1_run, publish_clustering_completed
 
 pytestmark = [
@@ -60,20 +55,6 @@ SLOW_PROGRESS = """() => {
 }"""
 
 
-@dataclass(frozen=True)
-class LabelingService:
-    url: str
-    token: str  # a throwaway labeler grant of this test's own service process
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    def lists_run(self, run_id: str) -> bool:
-        runs = httpx.get(f"{self.url}/api/v1/runs", headers=self.headers, timeout=2).json()["items"]
-        return any(r["run_id"] == run_id for r in runs)
-
-
 @pytest.fixture
 def announced_run(s3_settings, kafka_settings) -> Phase1Run:
     """A small, realistic run (real radiographs of data/sample), announced on Kafka."""
@@ -86,31 +67,8 @@ def announced_run(s3_settings, kafka_settings) -> Phase1Run:
 
 @pytest.fixture
 def labeling_service(test_env, namespace, tmp_path, announced_run) -> Iterator[LabelingService]:
-    """``samx-labeling serve`` on a free loopback port with SQLite in tmp_path; stopped by its PID."""
-    port, token = free_port(), f"ui-{secrets.token_hex(12)}"
-    process = ManagedProcess("labeling", tmp_path, tmp_path)
-    env = {
-        **test_env,
-        "SAMX_LABELING_DATABASE_URL": f"sqlite:///{tmp_path / 'labeling.db'}",
-        "SAMX_LABELING_TOKENS": json.dumps({token: {"user": "dr-ui", "role": "labeler"}}),
-        "SAMX_LABELING_CONSUMER_GROUP": f"{namespace}-labeling",
-        "SAMX_LABELING_HOST": "127.0.0.1",
-    }
-    process.start([sys.executable, "-m", "samx_labeling", "serve", "--port", str(port)], env=env, cwd=REPO_ROOT)
-    service = LabelingService(f"http://127.0.0.1:{port}", token)
-    hint = f"; log: {process.log_file}"
-    try:
-        wait_until(
-            lambda: httpx.get(f"{service.url}/readyz", timeout=1).status_code == 200,
-            timeout_s=60, what="labeling service", alive=process.running, log_hint=hint,
-        )  # fmt: skip
-        wait_until(  # the consumer opens the run's session from clustering.completed
-            lambda: service.lists_run(announced_run.event.run_id),
-            timeout_s=60, what="the run's labeling session", alive=process.running, log_hint=hint,
-        )  # fmt: skip
+    with running_labeling_service(test_env, namespace, tmp_path, announced_run.event.run_id) as service:
         yield service
-    finally:
-        process.stop()
 
 
 def _same_region_pair(run: Phase1Run) -> int:

@@ -97,7 +97,25 @@ def name_clusters_by_suggestions(labeling: ServiceClient, run_id: str, data: Pat
         f"unattended: the suggestions from {rows} known labels play the radiologist "
         f"({upload['clusters_suggested']} clusters suggested, {accepted['accepted']} named); progress {progress}"
     )
-    return labeling.post(f"/api/v1/runs/{run_id}/publish", {})
+    left = progress["clusters"]["left"]
+    if not left:
+        return labeling.post(f"/api/v1/runs/{run_id}/publish", {})
+    # A partly labeled folder leaves clusters that no known label speaks for: they stay undecided, for a
+    # radiologist, and out of this label set (phase 2 trains on the named ones), instead of ending the run.
+    images = progress["images"]["left"]
+    console.print(f"unattended: {left} clusters ({images} radiographs) {undecided_clusters(labeling, run_id)}")
+    return labeling.post(f"/api/v1/runs/{run_id}/publish?allow_incomplete=true", {})
+
+
+def undecided_clusters(labeling: ServiceClient, run_id: str, shown: int = 10) -> str:
+    """What a radiologist still has to look at: the largest clusters neither named nor discarded."""
+    page = labeling.get(f"/api/v1/runs/{run_id}/clusters?status=unlabeled&sort=size&order=desc&limit={shown}")
+    listed = ", ".join(f"{c['cluster']} ({c['size']})" for c in page["items"] if c["size"])
+    more = "" if page["total"] <= shown else f" and {page['total'] - shown} more"
+    return (
+        f"have no usable suggestion and are left undecided for a radiologist, out of this label set; "
+        f"largest (cluster (radiographs)): {listed}{more}"
+    )
 
 
 def wait_for_all_classified(reader: EventReader, model_version: str, n_images: int, timeout_s: float) -> dict[str, str]:

@@ -77,6 +77,16 @@ def _restore(model: nn.Module, opt: torch.optim.Optimizer) -> tuple[int, list[fl
     return state["epoch"], state["losses"], state["rates"], [*state.get("resumed_at", []), state["epoch"]]
 
 
+def _epoch_reader(shard: torch.Tensor, perm: torch.Tensor, bs: int, device: torch.device):
+    """Step s of the epoch -> the shard's rows perm[s*bs : (s+1)*bs] on the device."""
+
+    def batch_at(s: int) -> torch.Tensor:
+        rows = perm[s * bs : (s + 1) * bs].sort().values  # sorted: the cache reads pages in file order
+        return shard[rows].to(device, non_blocking=True)
+
+    return batch_at
+
+
 def train_loop(config: dict) -> None:
     """Per-rank Ray Train loop. config: source (ImageSource of N uint8 images), pretext (dict), ..."""
     cfg = _config_from_dict(config["pretext"])
@@ -100,14 +110,10 @@ def train_loop(config: dict) -> None:
     if resumed_at and rank == 0:
         print(f"[pretext] resumed from the checkpoint of epoch {start}", flush=True)
     model.train()
+    batch_at = None  # each epoch's reader holds the shard too; both are dropped before the shard's file
     for epoch in range(start, cfg.epochs):
         t0 = time.perf_counter()
-        perm = torch.randperm(len(shard))
-
-        def batch_at(s: int, perm: torch.Tensor = perm, shard=shard) -> torch.Tensor:
-            rows = perm[s * bs : (s + 1) * bs].sort().values  # sorted: the cache reads pages in file order
-            return shard[rows].to(device, non_blocking=True)
-
+        batch_at = _epoch_reader(shard, torch.randperm(len(shard)), bs, device)
         losses.append(pretext_epoch(model, opt, batch_at, steps, epoch, cfg.epochs, base_lr, cfg, policy))
         epoch_s = time.perf_counter() - t0
         rates.append(steps * bs * world / epoch_s)  # images (each seen as 2 views) per second, all ranks
@@ -134,7 +140,7 @@ def train_loop(config: dict) -> None:
                 ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(d))
         else:
             ray.train.report(metrics)
-    del shard, batch_at  # batch_at holds the shard too: both go before its file does
+    del shard, batch_at
     remove_cache(source.shard_path(rank, world, Path(config["spool"])))  # only a rank's own copy, if it made one
 
 
