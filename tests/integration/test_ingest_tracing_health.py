@@ -5,6 +5,7 @@ messages ending in the dead-letter topic without stopping the worker."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import urllib.request
@@ -71,28 +72,39 @@ def test_one_trace_from_send_to_ingested_event(worker_in_process, kafka_settings
     assert isinstance(outcomes.distinct(sent[0].event_id)[0], RadiographIngested)
     worker_in_process.publisher.flush()
 
-    spans = span_exporter.get_finished_spans()
-    send_span = next(s for s in spans if s.name == "radiograph send")
-    trace_spans = [s for s in spans if s.context.trace_id == send_span.context.trace_id]
-    names = {s.name for s in trace_spans}
     received_topic = kafka_settings.topic(RadiographReceived.TOPIC)
     ingested_topic = kafka_settings.topic(RadiographIngested.TOPIC)
-    assert {
+    expected = {
         "radiograph send",
         f"{received_topic} publish",
         f"{received_topic} process",
         "decode",
         "store",
         f"{ingested_topic} publish",
-    } <= names
+    }
+    # The worker's "process" span ends after its handler has published the outcome (and committed), so
+    # the outcome can be read before that span is finished: wait for it (bounded) instead of racing it.
+    deadline = time.monotonic() + 15
+    while True:
+        spans = span_exporter.get_finished_spans()
+        send_span = next(s for s in spans if s.name == "radiograph send")
+        trace_spans = [s for s in spans if s.context.trace_id == send_span.context.trace_id]
+        names = {s.name for s in trace_spans}
+        if expected <= names or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert expected <= names, expected - names
     process_span = next(s for s in trace_spans if s.name == f"{received_topic} process")
     assert process_span.attributes["messaging.system"] == "kafka"
 
-    # No patient data in any span: no patient id, UID or name from the header.
+    # No patient data in any span: no patient id, UID or name from the header. Matched as whole values:
+    # this patient id is "869", which a substring test also finds inside event ids, offsets and the
+    # session's random topic prefix (a failure seen once in a fresh-clone run, with no leak behind it).
     identifying = {row["PatientID"], row["SOPInstanceUID"], row["StudyInstanceUID"], row["SeriesInstanceUID"]}
     for span in trace_spans:
-        text = json.dumps({k: str(v) for k, v in (span.attributes or {}).items()}) + span.name
-        assert not any(value and value in text for value in identifying), span.name
+        text = json.dumps({k: str(v) for k, v in (span.attributes or {}).items()}) + " " + span.name
+        leaked = [v for v in identifying if v and re.search(rf"(?<![0-9A-Za-z.]){re.escape(v)}(?![0-9A-Za-z.])", text)]
+        assert not leaked, (span.name, leaked, text)
 
 
 def _wait_ready(port: int, timeout_s: float = 30.0) -> dict:
