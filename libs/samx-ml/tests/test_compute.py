@@ -64,3 +64,8 @@ def test_the_probe_measures_also_when_first_asked_inside_no_grad():
 
     with torch.no_grad():
         assert _cpu_probe.__wrapped__(torch.get_num_threads())["fp32/contiguous"] > 0
+
+
+def test_bf16_asked_for_is_bf16_even_where_the_probe_would_not_choose_it():
+    policy = resolve_policy(CPU, "bf16")
+    assert (policy.bf16, policy.channels_last) == (True, True)

@@ -15,7 +15,7 @@ from samx_ml.bundle import ModelManifest
 # that do not contradict it. Adjacent regions are included: a hand radiograph shows the wrist and the
 # fingers, and a knee study the lower leg, so predicting those is not a contradiction. The labels are
 # written and compared in samx_core's canonical form (the one the labeling service publishes), so a model
-# whose classes were spelled "lumbar spine" or "Lumbar Spine" is judged the same.
+# whose classes were spelled "lumbar_spine" or "Lumbar Spine" is judged the same.
 BODY_PART_LABELS: dict[str, frozenset[str]] = {
     k: frozenset(canonical_label(label) for label in v)
     for k, v in {

@@ -1,4 +1,4 @@
-"""Connecting a training job's driver to Ray."""
+"""Connecting a training job's driver to Ray, and how many of the cluster's CPUs its workers take."""
 
 from __future__ import annotations
 
