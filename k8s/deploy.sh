@@ -39,6 +39,11 @@ if ! kube -n "$NAMESPACE" get secret samx-labeling-tokens >/dev/null 2>&1; then
     --from-literal=tokens.json="{\"$(openssl rand -hex 24)\": {\"user\": \"kind-admin\", \"role\": \"admin\"}}"
 fi
 
+if ! kube -n "$NAMESPACE" get secret samx-ingest-deid >/dev/null 2>&1; then
+  say "creating Secret samx-ingest-deid: the key of the ingest pseudonyms (kept across upgrades)"
+  kube -n "$NAMESPACE" create secret generic samx-ingest-deid --from-literal=secret="$(openssl rand -hex 32)"
+fi
+
 say "helm dependency build charts/samx (kuberay-operator, off in the kind values)"
 "$HELM" dependency build charts/samx
 

@@ -76,9 +76,12 @@ def test_every_input_gets_exactly_its_outcome(corpus, kafka_settings, s3_setting
     assert all(isinstance(o, RadiographIngested) for o in ingested)
     assert len({o.image_id for o in ingested}) == len(good)
 
-    # Real DICOM metadata travels into the event, as sent (pseudonymized ids, modality, spacing).
+    # Real DICOM metadata travels into the event (modality, spacing), identifiers as keyed pseudonyms:
+    # each patient keeps exactly one, so the patient-wise split still groups their radiographs.
     dicom_events = ingested[PNG_COUNT:]
-    assert [o.tags.patient_id for o in dicom_events] == corpus["dicom_patients"]
+    pairs = set(zip(corpus["dicom_patients"], (o.tags.patient_id for o in dicom_events), strict=True))
+    assert len(pairs) == len(set(corpus["dicom_patients"])) == len({p for _, p in pairs})
+    assert not any(original == pseudonym for original, pseudonym in pairs)
     assert all(o.source_format == "dicom" and o.tags.modality in {"CR", "DX"} for o in dicom_events)
 
     cr_outcomes = Counter(type(outcomes.distinct(e.event_id)[0]).__name__ for e in sent_cr)
@@ -103,6 +106,8 @@ def test_every_input_gets_exactly_its_outcome(corpus, kafka_settings, s3_setting
         assert rejected.quarantine is not None
         assert stream.store.get_bytes(rejected.quarantine.bucket, rejected.quarantine.key) == data, name
 
+    # Every claim check is released once its outcome is durable.
+    assert stream.store.list_keys(s3_settings.incoming_bucket, "") == []
     # The archive holds one record per radiograph, with original, derivative and thumbnail.
     meta_keys = stream.store.list_keys(s3_settings.archive_bucket, "meta/")
     assert len(meta_keys) == len(good) + 2
@@ -122,5 +127,5 @@ def test_reason_codes_cover_the_bad_corpus(corpus):
         RejectReason.MULTI_FRAME,
         RejectReason.UNSUPPORTED_TRANSFER_SYNTAX,
         RejectReason.MODALITY_NOT_ALLOWED,
-        RejectReason.IDENTIFYING_DATA,
+        RejectReason.BURNED_IN_ANNOTATION,
     } <= reasons

@@ -19,7 +19,7 @@ from samx_core.bus.reader import EventReader
 from samx_core.events import DeadLetter, RadiographIngested, RadiographReceived
 from samx_core.settings import TelemetrySettings
 from samx_core.telemetry import configure_tracing
-from samx_ingest.settings import IngestSettings
+from samx_ingest.settings import IngestPolicy, IngestSettings
 from samx_ingest.worker import IngestWorker
 
 from tests.support.datasets import load_unifesp_dicom_tags, unifesp_dir
@@ -37,10 +37,16 @@ def span_exporter() -> InMemorySpanExporter:
 
 
 @pytest.fixture
-def worker_in_process(kafka_settings, s3_settings, namespace, span_exporter) -> Iterator[IngestWorker]:
+def worker_in_process(kafka_settings, s3_settings, namespace, span_exporter, test_env) -> Iterator[IngestWorker]:
     """A worker in this process, so that its spans reach the in-memory exporter."""
     worker = IngestWorker(
-        IngestSettings(kafka=kafka_settings, s3=s3_settings, health_port=0, consumer_group=f"{namespace}-ingest")
+        IngestSettings(
+            kafka=kafka_settings,
+            s3=s3_settings,
+            health_port=0,
+            consumer_group=f"{namespace}-ingest",
+            policy=IngestPolicy(deid_secret=test_env["SAMX_INGEST_DEID_SECRET"]),
+        )
     )
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
@@ -79,6 +85,7 @@ def test_one_trace_from_send_to_ingested_event(worker_in_process, kafka_settings
         f"{received_topic} publish",
         f"{received_topic} process",
         "decode",
+        "deidentify",
         "store",
         f"{ingested_topic} publish",
     }

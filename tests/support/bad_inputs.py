@@ -2,7 +2,7 @@
 
 Built from real files wherever possible (pydicom-data's CR of a distal tibia, pydicom's CT), so the
 damage is the only unusual thing about them. Two kinds of reasons occur: the decoder's (a file that
-cannot become a radiograph) and the ingest policy's (``POLICY_REASONS``: a CT, an identifiable header),
+cannot become a radiograph) and the ingest policy's (``POLICY_REASONS``: a CT, burned-in text),
 which decode fine and are refused afterwards."""
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from pydicom.filewriter import write_file_meta_info
 from pydicom.uid import UID
 from samx_core.radiograph import RejectReason
 
-POLICY_REASONS = frozenset({RejectReason.MODALITY_NOT_ALLOWED, RejectReason.IDENTIFYING_DATA})
+# An identifying header is no longer one of them: the default policy de-identifies it (test_deidentification).
+POLICY_REASONS = frozenset({RejectReason.MODALITY_NOT_ALLOWED, RejectReason.BURNED_IN_ANNOTATION})
 # JPEG XL Lossless: a real DICOM transfer syntax (2024) that no installed decoder handles.
 UNDECODABLE_TRANSFER_SYNTAX = UID("1.2.840.10008.1.2.4.110")
 _CR = "RG3_J2KI.dcm"  # pydicom-data: a real CR (distal tibia), JPEG 2000, 1760 x 1760, 200 KB
@@ -63,7 +64,7 @@ def bad_radiograph_corpus(tmp_dir: Path | str) -> list[tuple[str, bytes, RejectR
             "dicom",
         ),
         ("ct_slice", ct, RejectReason.MODALITY_NOT_ALLOWED, "dicom"),
-        ("identifiable_header", _edit(cr, _identifiable), RejectReason.IDENTIFYING_DATA, "dicom"),
+        ("burned_in_annotation", _edit(cr, _burned_in), RejectReason.BURNED_IN_ANNOTATION, "dicom"),
         ("corrupt_png", _corrupt_png(png), RejectReason.DECODE_ERROR, "png"),
         ("truncated_png", png[: len(png) * 2 // 3], RejectReason.TRUNCATED, "png"),
         ("truncated_jpeg", jpeg[: len(jpeg) * 3 // 5], RejectReason.TRUNCATED, "jpeg"),
@@ -107,9 +108,9 @@ def _redeclare_syntax(data: bytes, syntax: UID) -> bytes:
     return data[:132] + buffer.getvalue() + data[meta_end:]
 
 
-def _identifiable(ds: pydicom.Dataset) -> None:
-    ds.PatientName = "Doe^Jane"  # an invented name: the point is that there is one
-    ds.PatientIdentityRemoved = "NO"
+def _burned_in(ds: pydicom.Dataset) -> None:
+    ds.PatientName = "Doe^Jane"  # an invented name, as the pixels of such an export would show one
+    ds.BurnedInAnnotation = "YES"
 
 
 def _cut_into_pixel_data(data: bytes, missing: int) -> bytes:

@@ -21,7 +21,11 @@ from samx_core.events import (
 )
 from samx_core.radiograph import RejectReason
 from samx_ingest.pipeline import IngestPipeline, Outcome
-from samx_ingest.settings import IdentifiablePolicy, IngestPolicy
+from samx_ingest.settings import BurnedInPolicy, DeidentificationSecretMissing, IdentifiablePolicy, IngestPolicy
+
+from tests.support.identifying_dicom import identifying_dicom
+
+PSEUDONYM_KEY = "a test key that is long enough"
 
 
 class MemoryArchive:
@@ -66,6 +70,15 @@ class MemoryArchive:
         self.objects[f"quarantine/{received_event_id}"] = data
         return ObjectRef(bucket="archive", key=f"quarantine/{received_event_id}.bin")
 
+    def store_outcome(self, received_event_id, event):
+        self.objects[f"outcomes/{received_event_id}"] = event
+
+    def find_outcome(self, received_event_id):
+        return self.objects.get(f"outcomes/{received_event_id}")
+
+    def release_incoming(self, ref):
+        self.incoming.pop(ref.key, None)
+
 
 class MemorySink:
     def __init__(self) -> None:
@@ -91,7 +104,7 @@ def _received(data: bytes, **overrides) -> RadiographReceived:
 @pytest.fixture
 def setup():
     archive, sink = MemoryArchive(), MemorySink()
-    return IngestPipeline(archive, sink, IngestPolicy()), archive, sink
+    return IngestPipeline(archive, sink, IngestPolicy(deid_secret=PSEUDONYM_KEY)), archive, sink
 
 
 def test_new_radiograph_is_stored_and_announced(setup):
@@ -139,8 +152,21 @@ def test_same_sop_instance_in_another_encoding_is_a_duplicate(setup):
 @pytest.mark.parametrize(
     ("mutate", "policy", "reason"),
     [
-        (lambda ds: None, IngestPolicy(), RejectReason.MODALITY_NOT_ALLOWED),
-        (lambda ds: setattr(ds, "Modality", "DX"), IngestPolicy(), RejectReason.IDENTIFYING_DATA),
+        (lambda ds: None, IngestPolicy(deid_secret=PSEUDONYM_KEY), RejectReason.MODALITY_NOT_ALLOWED),
+        (
+            lambda ds: setattr(ds, "Modality", "DX"),
+            IngestPolicy(identifiable=IdentifiablePolicy.REJECT),
+            RejectReason.IDENTIFYING_DATA,
+        ),
+        (
+            lambda ds: (
+                setattr(ds, "Modality", "DX"),
+                setattr(ds, "PatientName", ""),
+                setattr(ds, "BurnedInAnnotation", "YES"),
+            ),
+            IngestPolicy(deid_secret=PSEUDONYM_KEY),
+            RejectReason.BURNED_IN_ANNOTATION,
+        ),
     ],
 )
 def test_policy_rejections_keep_the_original(setup, mutate, policy, reason):
@@ -155,7 +181,8 @@ def test_policy_rejections_keep_the_original(setup, mutate, policy, reason):
     assert result.outcome is Outcome.REJECTED and result.reason is reason
     assert isinstance(sink.events[0], RadiographRejected)
     assert archive.objects[f"quarantine/{received.event_id}"] == buffer.getvalue()
-    assert "CompressedSamples" not in sink.events[0].detail and str(ds.PatientName) not in sink.events[0].detail
+    assert "CompressedSamples" not in sink.events[0].detail
+    assert not str(ds.PatientName) or str(ds.PatientName) not in sink.events[0].detail
 
 
 def test_identifiable_inputs_pass_when_the_policy_allows_them(setup):
@@ -182,3 +209,61 @@ def test_checksum_mismatch_and_missing_claim_check(setup):
     )
     assert pipeline.handle(missing).reason is RejectReason.OBJECT_MISSING
     assert sink.events[-1].quarantine is None
+
+
+def _claim_checked(archive: MemoryArchive, data: bytes) -> RadiographReceived:
+    key = f"in/{uuid.uuid4()}"
+    archive.incoming[key] = data
+    return RadiographReceived(
+        site_id="site",
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+        object=ObjectRef(bucket="incoming", key=key),
+    )
+
+
+def test_identifying_dicoms_are_stored_de_identified_and_the_claim_check_released(setup):
+    pipeline, archive, sink = setup
+    source = identifying_dicom([])
+    received = _claim_checked(archive, source.data)
+    assert pipeline.handle(received).outcome is Outcome.INGESTED
+    [event] = sink.events
+    stored = archive.objects[event.raw.key]
+    assert source.patient_id.encode() not in stored and source.planted["PatientName"].encode() not in stored
+    assert event.tags.patient_id not in (None, source.patient_id) and event.tags.patient_identity_removed
+    assert event.sha256 == received.sha256 != event.raw.sha256  # the sender's hash, the stored file's own
+    assert archive.incoming == {}
+    # a replay after the release re-publishes the record; the same file sent again is a duplicate
+    assert pipeline.handle(received).outcome is Outcome.REPLAYED and sink.events[1] == event
+    assert pipeline.handle(_claim_checked(archive, source.data)).outcome is Outcome.DUPLICATE
+
+
+def test_a_replayed_rejection_after_the_release_is_the_same_rejection(setup):
+    pipeline, archive, sink = setup
+    archive.incoming["in/2"] = b"not an image at all"
+    data = archive.incoming["in/2"]
+    received = RadiographReceived(
+        site_id="site",
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+        object=ObjectRef(bucket="incoming", key="in/2"),
+    )
+    assert pipeline.handle(received).reason is RejectReason.NOT_AN_IMAGE
+    assert pipeline.handle(received).outcome is Outcome.REPLAYED
+    assert sink.events[0] == sink.events[1] and sink.events[1].reason is RejectReason.NOT_AN_IMAGE
+
+
+def test_burned_in_text_can_be_flagged_instead_and_de_identifying_needs_a_secret(setup):
+    _, archive, sink = setup
+    with pytest.raises(DeidentificationSecretMissing, match="SAMX_INGEST_DEID_SECRET"):
+        IngestPipeline(archive, sink, IngestPolicy())
+    ds = pydicom.dcmread(io.BytesIO(identifying_dicom([]).data))
+    ds.BurnedInAnnotation = "YES"
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    pipeline = IngestPipeline(
+        archive, sink, IngestPolicy(deid_secret=PSEUDONYM_KEY, burned_in_annotation=BurnedInPolicy.FLAG)
+    )
+    assert pipeline.handle(_claim_checked(archive, buffer.getvalue())).outcome is Outcome.INGESTED
+    tags = sink.events[0].tags
+    assert tags.burned_in_annotation is True and tags.patient_identity_removed is False

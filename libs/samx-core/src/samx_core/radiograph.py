@@ -27,14 +27,17 @@ class RejectReason(StrEnum):
     DECODE_ERROR = "decode_error"
     MODALITY_NOT_ALLOWED = "modality_not_allowed"
     IDENTIFYING_DATA = "identifying_data"
+    BURNED_IN_ANNOTATION = "burned_in_annotation"  # text in the pixels (BurnedInAnnotation YES), by policy
+    DEIDENTIFICATION_FAILED = "deidentification_failed"  # a header the profile could not be applied to
     CHECKSUM_MISMATCH = "checksum_mismatch"
     OBJECT_MISSING = "object_missing"  # claim check points at an object that is not in the bucket
 
 
 class RadiographTags(BaseModel):
-    """The header fields downstream services use. Identifiers are kept exactly as they arrive, which in
-    SAM-X must already be pseudonymized (the ingest policy rejects identifiable inputs); they go into
-    events and object metadata, never into logs, spans or metrics."""
+    """The header fields downstream services use. Identifiers are those of the stored file: keyed
+    pseudonyms when ingest de-identified it (the default policy), as sent otherwise (policies ``reject``,
+    which takes only de-identified headers, and ``allow``); they go into events and object metadata,
+    never into logs, spans or metrics."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -54,3 +57,4 @@ class RadiographTags(BaseModel):
     series_instance_uid: str | None = None
     patient_identity_removed: bool | None = None
     has_patient_name: bool = False
+    burned_in_annotation: bool | None = None  # BurnedInAnnotation as the header says (None: not said)

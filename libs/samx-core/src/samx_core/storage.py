@@ -143,5 +143,32 @@ class ObjectStore:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise RetryableError(f"object store unreachable: {exc}") from exc
 
+    def delete(self, bucket: str, key: str) -> None:
+        """Removes an object; one that is not there is not an error (S3 semantics)."""
+        try:
+            self._client.remove_object(bucket, key)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise RetryableError(f"object store unreachable: {exc}") from exc
+
+    def expire_after(self, bucket: str, days_by_prefix: dict[str, int]) -> None:
+        """The bucket's lifecycle: objects under each prefix ('' = all) expire that many days after they
+        were written. Replaces the bucket's lifecycle configuration (idempotent; every worker sets it)."""
+        from minio.commonconfig import ENABLED, Filter
+        from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
+
+        rules = [
+            Rule(
+                ENABLED,
+                rule_filter=Filter(prefix=prefix),
+                rule_id=f"samx-expire-{prefix.strip('/') or 'all'}",
+                expiration=Expiration(days=days),
+            )
+            for prefix, days in sorted(days_by_prefix.items())
+        ]
+        try:
+            self._client.set_bucket_lifecycle(bucket, LifecycleConfig(rules))
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise RetryableError(f"object store unreachable: {exc}") from exc
+
     def presigned_get_url(self, bucket: str, key: str, *, expires: timedelta = timedelta(hours=1)) -> str:
         return self._client.presigned_get_object(bucket, key, expires=expires)

@@ -8,7 +8,8 @@ Layout of the archive bucket::
     meta/<image_id>.json                the record (the ``radiograph.ingested`` event as JSON)
     index/sha256/<sha256>.json          content -> image id
     index/sop/<sha256(SOP UID)>.json    DICOM instance -> image id (hashed: UIDs stay out of key names)
-    quarantine/<received event id>.bin + .json   rejected originals and why
+    quarantine/<received event id>.bin + .json   rejected originals and why (expire: retention setting)
+    outcomes/<received event id>.json   duplicate/rejected outcome of a received event, for its replays
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import hashlib
 
 from samx_core.events import ObjectRef
 from samx_core.storage import ObjectMissingError, ObjectStore
+
+QUARANTINE_PREFIX = "quarantine/"
+OUTCOMES_PREFIX = "outcomes/"
 
 
 class ObjectStoreArchive:
@@ -75,9 +79,23 @@ class ObjectStoreArchive:
             self._store.put_json(self._bucket, f"index/sop/{_sop_key(sop_instance_uid)}.json", pointer)
 
     def quarantine(self, received_event_id: str, data: bytes, reason: dict) -> ObjectRef:
-        stored = self._store.put_bytes(self._bucket, f"quarantine/{received_event_id}.bin", data)
-        self._store.put_json(self._bucket, f"quarantine/{received_event_id}.json", reason)
+        stored = self._store.put_bytes(self._bucket, f"{QUARANTINE_PREFIX}{received_event_id}.bin", data)
+        self._store.put_json(self._bucket, f"{QUARANTINE_PREFIX}{received_event_id}.json", reason)
         return stored.ref()
+
+    def store_outcome(self, received_event_id: str, event: dict) -> None:
+        self._store.put_json(self._bucket, f"{OUTCOMES_PREFIX}{received_event_id}.json", event)
+
+    def find_outcome(self, received_event_id: str) -> dict | None:
+        return self._store.get_json_or_none(self._bucket, f"{OUTCOMES_PREFIX}{received_event_id}.json")
+
+    def release_incoming(self, ref: ObjectRef) -> None:
+        self._store.delete(ref.bucket, ref.key)
+
+    def set_retention(self, incoming_bucket: str, *, quarantine_days: int, incoming_days: int) -> None:
+        """Rejected originals and replay markers expire; so does a claim check nobody handled."""
+        self._store.expire_after(self._bucket, {QUARANTINE_PREFIX: quarantine_days, OUTCOMES_PREFIX: incoming_days})
+        self._store.expire_after(incoming_bucket, {"": incoming_days})
 
 
 def _sop_key(sop_instance_uid: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from samx_core.events import RadiographDuplicate, RadiographIngested, RadiographReceived, RadiographRejected
@@ -22,8 +22,9 @@ from samx_core.imaging.derivatives import encode_derivative_png, encode_thumbnai
 from samx_core.radiograph import RadiographTags, RejectReason, SourceFormat
 from samx_core.telemetry import tracer
 
+from samx_ingest.deidentify import DeidentificationFailed, Deidentifier
 from samx_ingest.ports import EventSink, RadiographArchive
-from samx_ingest.settings import IdentifiablePolicy, IngestPolicy
+from samx_ingest.settings import BurnedInPolicy, IdentifiablePolicy, IngestPolicy
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +58,25 @@ class IngestPipeline:
         self._archive = archive
         self._events = events
         self._policy = policy
+        # Built here, so that a worker without its secret stops at start, not at its first DICOM.
+        self._deidentify = (
+            Deidentifier(policy.deidentification_secret())
+            if policy.identifiable is IdentifiablePolicy.DEIDENTIFY
+            else None
+        )
 
     def handle(self, received: RadiographReceived) -> IngestResult:
         data = self._read_payload(received)
         if data is None:
             return self._replay_or_missing(received)
+        result = self._decide(received, data)
+        # The outcome is durable now (record or quarantine in the archive; a replay re-publishes it from
+        # there), so the claim check has served: the file as sent, identifying or not, leaves the bucket.
+        if received.object is not None:
+            self._archive.release_incoming(received.object)
+        return result
+
+    def _decide(self, received: RadiographReceived, data: bytes) -> IngestResult:
         sha256 = sha256_hex(data)
         if sha256 != received.sha256:
             return self._reject(
@@ -70,18 +85,21 @@ class IngestPipeline:
         existing = self._archive.find_by_content(sha256)
         if existing is not None:
             return self._replay_or_duplicate(received, existing, matched_on="content")
+        stored = data  # what the archive keeps: the de-identified file, or the one sent
         try:
             with tracer().start_as_current_span("decode") as span:
                 decoded = decode_radiograph(data, max_bytes=self._policy.max_object_bytes)
                 span.set_attribute("samx.source_format", decoded.source_format.value)
             self._check_policy(decoded.tags)
+            if self._deidentify is not None and decoded.source_format is SourceFormat.DICOM:
+                stored, decoded = self._deidentified(data, decoded)
         except InputRejected as rejected:
             return self._reject(received, data, rejected.reason, rejected.detail)
         if decoded.tags.sop_instance_uid:
             existing = self._archive.find_by_sop_instance(decoded.tags.sop_instance_uid)
             if existing is not None:
                 return self._replay_or_duplicate(received, existing, matched_on="sop_instance_uid")
-        return self._store_and_announce(received, data, sha256, decoded)
+        return self._store_and_announce(received, stored, sha256 if stored is data else sha256_hex(stored), decoded)
 
     # -- steps ----------------------------------------------------------------------------------------
     def _read_payload(self, received: RadiographReceived) -> bytes | None:
@@ -97,17 +115,38 @@ class IngestPipeline:
                 f"modality {tags.modality} is not a projection radiograph "
                 f"(allowed: {', '.join(sorted(self._policy.allowed_modalities))})",
             )
-        identifiable = tags.has_patient_name or tags.patient_identity_removed is False
-        if identifiable and self._policy.identifiable is IdentifiablePolicy.REJECT:
+        policy = self._policy.identifiable
+        if policy is IdentifiablePolicy.ALLOW:
+            return
+        if policy is IdentifiablePolicy.REJECT and (tags.has_patient_name or tags.patient_identity_removed is not True):
             raise InputRejected(
                 RejectReason.IDENTIFYING_DATA,
                 "the header carries a patient name or is not marked as de-identified "
                 "(PatientIdentityRemoved is not YES); pseudonymize before sending",
             )
+        if tags.burned_in_annotation and self._policy.burned_in_annotation is BurnedInPolicy.REJECT:
+            raise InputRejected(
+                RejectReason.BURNED_IN_ANNOTATION,
+                "the header says the pixels carry burned-in text (BurnedInAnnotation YES), which "
+                "de-identification cannot remove; send a version without it",
+            )
+
+    def _deidentified(self, data: bytes, decoded: DecodedRadiograph) -> tuple[bytes, DecodedRadiograph]:
+        """The file as it will be stored, and the radiograph with the stored file's identifiers."""
+        assert self._deidentify is not None
+        with tracer().start_as_current_span("deidentify"):
+            try:
+                result = self._deidentify(data)
+            except DeidentificationFailed as failed:
+                raise InputRejected(RejectReason.DEIDENTIFICATION_FAILED, str(failed)) from None
+        return result.data, replace(decoded, tags=decoded.tags.model_copy(update=result.tags_update))
 
     def _store_and_announce(
-        self, received: RadiographReceived, data: bytes, sha256: str, decoded: DecodedRadiograph
+        self, received: RadiographReceived, stored: bytes, stored_sha256: str, decoded: DecodedRadiograph
     ) -> IngestResult:
+        """The event's ``sha256`` is the file as sent (the dedupe key, and what the sender knows); the raw
+        object's is that of ``stored``, which differs when ingest de-identified it."""
+        sha256 = received.sha256
         image_id = image_id_for(sop_instance_uid=decoded.tags.sop_instance_uid, content_sha256=sha256)
         with tracer().start_as_current_span("store") as span:
             span.set_attribute("samx.image", opaque(image_id))
@@ -116,12 +155,12 @@ class IngestPipeline:
             ext, content_type = _EXTENSIONS[decoded.source_format]
             refs = self._archive.store_radiograph(
                 image_id,
-                original=data,
+                original=stored,
                 original_ext=ext,
                 original_type=content_type,
                 derivative_png=derivative,
                 thumbnail_png=thumbnail,
-                sha256=sha256,
+                sha256=stored_sha256,
             )
             event = RadiographIngested(
                 event_id=_outcome_id("ingested", image_id),
@@ -147,20 +186,27 @@ class IngestPipeline:
     def _replay_or_duplicate(self, received: RadiographReceived, record: dict, *, matched_on: str) -> IngestResult:
         if record["received_event_id"] == str(received.event_id):
             return self._republish(record)
-        self._events.publish(
-            RadiographDuplicate(
-                event_id=_outcome_id("duplicate", str(received.event_id)),
-                received_event_id=received.event_id,
-                site_id=received.site_id,
-                sha256=received.sha256,
-                image_id=record["image_id"],
-                matched_on=matched_on,
-            ),
-            key=record["image_id"],
+        duplicate = RadiographDuplicate(
+            event_id=_outcome_id("duplicate", str(received.event_id)),
+            received_event_id=received.event_id,
+            site_id=received.site_id,
+            sha256=received.sha256,
+            image_id=record["image_id"],
+            matched_on=matched_on,
         )
+        self._archive.store_outcome(str(received.event_id), duplicate.model_dump(mode="json"))
+        self._events.publish(duplicate, key=record["image_id"])
         return IngestResult(Outcome.DUPLICATE)
 
     def _replay_or_missing(self, received: RadiographReceived) -> IngestResult:
+        """No file behind the claim check: normally a replay of an event whose object was released once
+        its outcome was durable, which is re-published from the archive as it was."""
+        earlier = self._archive.find_outcome(str(received.event_id))
+        if earlier is not None:
+            kind = RadiographDuplicate if earlier.get("matched_on") else RadiographRejected
+            event = kind.model_validate(earlier)
+            self._events.publish(event, key=earlier.get("image_id") or received.sha256)
+            return IngestResult(Outcome.REPLAYED)
         record = self._archive.find_by_content(received.sha256)
         if record is not None and record["received_event_id"] == str(received.event_id):
             return self._republish(record)
@@ -193,16 +239,15 @@ class IngestPipeline:
                 },
             )
         log.info("rejected a radiograph from site %s: %s", received.site_id, reason.value)
-        self._events.publish(
-            RadiographRejected(
-                event_id=_outcome_id("rejected", str(received.event_id)),
-                received_event_id=received.event_id,
-                site_id=received.site_id,
-                sha256=received.sha256,
-                reason=reason,
-                detail=detail[:500],
-                quarantine=quarantine_ref,
-            ),
-            key=received.sha256,
+        rejected = RadiographRejected(
+            event_id=_outcome_id("rejected", str(received.event_id)),
+            received_event_id=received.event_id,
+            site_id=received.site_id,
+            sha256=received.sha256,
+            reason=reason,
+            detail=detail[:500],
+            quarantine=quarantine_ref,
         )
+        self._archive.store_outcome(str(received.event_id), rejected.model_dump(mode="json"))
+        self._events.publish(rejected, key=received.sha256)
         return IngestResult(Outcome.REJECTED, reason)

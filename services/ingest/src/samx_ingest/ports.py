@@ -39,7 +39,16 @@ class RadiographArchive(Protocol):
         a half-written radiograph)."""
 
     def quarantine(self, received_event_id: str, data: bytes, reason: dict) -> ObjectRef:
-        """Keeps a rejected original and why it was rejected."""
+        """Keeps a rejected original and why it was rejected (for a bounded time)."""
+
+    def store_outcome(self, received_event_id: str, event: dict) -> None:
+        """Remembers the duplicate or rejected outcome of a received event, for its replays."""
+
+    def find_outcome(self, received_event_id: str) -> dict | None:
+        """The duplicate or rejected outcome stored for this received event, if any."""
+
+    def release_incoming(self, ref: ObjectRef) -> None:
+        """Deletes a claim-check object whose outcome is durable (absent already: nothing to do)."""
 
 
 class EventSink(Protocol):

@@ -19,7 +19,7 @@ from samx_core.telemetry import configure_logging, configure_tracing
 from samx_ingest.archive import ObjectStoreArchive
 from samx_ingest.observability import HealthServer, IngestMetrics
 from samx_ingest.pipeline import IngestPipeline
-from samx_ingest.settings import IngestSettings
+from samx_ingest.settings import DeidentificationSecretMissing, IngestSettings
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,11 @@ class IngestWorker:
         ensure_topics(settings.kafka, [event.TOPIC for event in ALL_EVENTS])
         self.publisher = EventPublisher(settings.kafka)
         archive = ObjectStoreArchive(store, archive_bucket=settings.s3.archive_bucket)
+        archive.set_retention(
+            settings.s3.incoming_bucket,
+            quarantine_days=settings.policy.quarantine_retention_days,
+            incoming_days=settings.policy.incoming_retention_days,
+        )
         self.pipeline = IngestPipeline(archive, self.publisher, settings.policy)
         self.consumer = EventConsumer(
             settings.kafka,
@@ -91,7 +96,10 @@ def run_worker(settings: IngestSettings) -> None:
     quiet_dicom_warnings()
     configure_logging(settings.telemetry.log_level)
     configure_tracing("samx-ingest", settings.telemetry)
-    worker = IngestWorker(settings)
+    try:
+        worker = IngestWorker(settings)
+    except DeidentificationSecretMissing as missing:
+        raise SystemExit(f"samx-ingest: {missing}") from None
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop_event.set())
     worker.run()

@@ -33,6 +33,7 @@ def dicom_tags(ds: Dataset, syntax: UID, shape: tuple[int, ...]) -> RadiographTa
         series_instance_uid=_text(ds, "SeriesInstanceUID"),
         patient_identity_removed=_yes_no(ds, "PatientIdentityRemoved"),
         has_patient_name=_has_patient_name(ds),
+        burned_in_annotation=_yes_no(ds, "BurnedInAnnotation"),
     )
 
 

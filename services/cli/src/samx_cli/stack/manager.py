@@ -100,6 +100,8 @@ class LocalStack:
                 self._port(config, name)
         config.setdefault("minio_access_key", "samx-" + secrets.token_hex(6))
         config.setdefault("minio_secret_key", secrets.token_urlsafe(24))
+        # The key of this machine's ingest pseudonyms: made once and kept, like a hospital's would be.
+        config.setdefault("deid_secret", secrets.token_hex(32))
         config["components"] = sorted(set(config.get("components", [])) | set(wanted))
         self._save_config(config)
         servers = self.servers(config)
@@ -150,6 +152,8 @@ class LocalStack:
         config = config or self._config()
         running = {name for name in config.get("components", []) if self.process(name).running()}
         env: dict[str, str] = {}
+        if config.get("deid_secret"):
+            env["SAMX_INGEST_DEID_SECRET"] = config["deid_secret"]
         if "kafka" in running:
             env["SAMX_KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{config['kafka_port']}"
         if "minio" in running:
