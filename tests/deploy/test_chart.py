@@ -177,7 +177,7 @@ def test_services_get_their_settings(rendered: dict[str, Rendered]) -> None:
     assert worker["SAMX_INGEST_HEALTH_PORT"] == "8081"
     # de-identification on, its key from a Secret file (never a value in the chart)
     assert worker["SAMX_INGEST_IDENTIFIABLE"] == "deidentify"
-    assert worker["SAMX_INGEST_DEID_SECRET_FILE"] == "/etc/samx/ingest/secret"
+    assert worker["SAMX_INGEST_DEID_SECRET_FILE"] == "/etc/samx/ingest/secret"  # noqa: S105 (a path, not a secret)
     cstore = container_env(rendered["default"].named("Deployment", "samx-ingest-cstore"))
     assert cstore["SAMX_INGEST_CSTORE_PORT"] == "11112"
     (container,) = rendered["default"].named("Deployment", "samx-ingest-worker")["spec"]["template"]["spec"][
