@@ -50,7 +50,8 @@ IMAGE_SIZE = 32  # ci: 64; 4 regions stay distinct at 32 px and each step costs 
 # ci: 64. Measured on these 4 regions (20 epochs, untrained backbone, single process): batch 64 gives
 # 0.44 top-1 on other images, batch 16 gives 0.78 at the same compute (4x the optimizer steps).
 BATCH_SIZE = 16
-TIME_LIMIT_S = 240
+# A bound on waiting (no hang), not a speed requirement: a busy machine may take several times longer.
+TIME_LIMIT_S = 600
 
 
 @pytest.fixture(scope="module")

@@ -67,7 +67,10 @@ def announced_run(s3_settings, kafka_settings) -> Phase1Run:
 
 @pytest.fixture
 def labeling_service(test_env, namespace, tmp_path, announced_run) -> Iterator[LabelingService]:
-    with running_labeling_service(test_env, namespace, tmp_path, announced_run.event.run_id) as service:
+    # The strictest agreement threshold: any suggestion not every known radiograph agrees with needs
+    # the second Enter, so that the page's confirmation is what the test meets in all but pure clusters.
+    env = {**test_env, "SAMX_LABELING_SUGGESTION_MIN_SHARE": "1.0"}
+    with running_labeling_service(env, namespace, tmp_path, announced_run.event.run_id) as service:
         yield service
 
 
@@ -106,8 +109,20 @@ def test_a_radiologist_labels_merges_discards_undoes_and_publishes(labeling_serv
         page.keyboard.press("Tab")
         named = page.locator("#suggestion-label").text_content()
         expect(page.locator("#label-input")).to_have_value(named)
+        # Under the agreement threshold (what the API says of this cluster) the page warns, and the name
+        # is saved only on a second Enter; above it, one Enter saves.
+        low = api.get(f"/clusters/{c}").json()["suggestion"]["below_threshold"]
+        expect(page.locator("#suggestion-warning")).to_be_visible() if low else expect(
+            page.locator("#suggestion-warning")
+        ).to_be_hidden()
         page.keyboard.press("Enter")
+        if low:
+            expect(page.locator("#error")).to_contain_text("press Enter again")
+            expect(title).to_have_text(f"Cluster {c}")
+            page.keyboard.press("Enter")
         expect(title).to_have_text(f"Cluster {c + 1}")
+        # Once taken, the suggestion and its agreement stay on the cluster (the API's view of it).
+        assert api.get(f"/clusters/{c}").json()["suggestion"]["label"] == named
         expect(page.locator(f"#cluster-grid li[data-cluster='{c}'] .badge")).to_have_text(named)
         # The same name typed for c+1: both clusters become one class.
         page.keyboard.type(named)
@@ -181,3 +196,35 @@ def test_a_radiologist_labels_merges_discards_undoes_and_publishes(labeling_serv
         2,
         "dr-ui",
     )
+
+
+def test_a_suggestion_few_radiographs_agree_with_needs_a_second_enter(labeling_service, announced_run):
+    run_id = announced_run.event.run_id
+    api = httpx.Client(base_url=f"{labeling_service.url}/api/v1/runs/{run_id}", headers=labeling_service.headers)
+    members: dict[int, list[str]] = {}
+    for image_id in announced_run.image_ids:
+        members.setdefault(announced_run.cluster_of[image_id], []).append(image_id)
+    mixed = next(c for c, ids in sorted(members.items()) if len(ids) >= 2)
+    names = ["hand", "knee", "skull"]
+    rows = "".join(f"{i},{names[k % len(names)]}\n" for k, i in enumerate(members[mixed]))
+    api.post("/suggestions", content=b"image_id,labels\n" + rows.encode(), headers={"Content-Type": "text/csv"})
+    suggestion = api.get(f"/clusters/{mixed}").json()["suggestion"]
+    assert suggestion["below_threshold"] and suggestion["share"] < 1.0, suggestion
+
+    with browser_page() as (page, problems):
+        title = page.locator("#cluster-title")
+        page.goto(f"{labeling_service.url}/#run={run_id}&cluster={mixed}&sort=cluster&order=asc&status=all")
+        page.fill("#token-input", labeling_service.token)
+        page.keyboard.press("Enter")
+        expect(title).to_have_text(f"Cluster {mixed}")
+        expect(page.locator("#suggestion-warning")).to_be_visible()
+        expect(page.locator("#suggestion-why")).to_contain_text(f"{round(suggestion['share'] * 100)} % agree")
+        page.keyboard.press("Tab")
+        page.keyboard.press("Enter")
+        expect(page.locator("#error-text")).to_contain_text("press Enter again")
+        expect(title).to_have_text(f"Cluster {mixed}")
+        assert api.get(f"/clusters/{mixed}").json()["label"] is None, "one Enter saved a low-agreement name"
+        page.keyboard.press("Enter")
+        expect(title).not_to_have_text(f"Cluster {mixed}")
+        assert problems.page_errors == []
+    assert api.get(f"/clusters/{mixed}").json()["label"] == suggestion["label"]

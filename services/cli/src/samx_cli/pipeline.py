@@ -79,7 +79,9 @@ def known_labels_csv(data: Path) -> tuple[bytes, int]:
 
 def name_clusters_by_suggestions(labeling: ServiceClient, run_id: str, data: Path, console: Console) -> dict:
     """Plays the radiologist: waits for the run's labeling session, uploads the known labels as suggestions
-    (majority name per cluster), accepts them, publishes. Returns the published label set."""
+    (majority name per cluster), accepts those at or above the service's agreement threshold (a cluster
+    whose known radiographs mostly disagree is likely mixed: it is left undecided, for a radiologist),
+    publishes. Returns the published label set."""
     deadline = time.monotonic() + 120
     while True:
         try:
@@ -95,7 +97,9 @@ def name_clusters_by_suggestions(labeling: ServiceClient, run_id: str, data: Pat
     progress = labeling.get(f"/api/v1/runs/{run_id}/progress")
     console.print(
         f"unattended: the suggestions from {rows} known labels play the radiologist "
-        f"({upload['clusters_suggested']} clusters suggested, {accepted['accepted']} named); progress {progress}"
+        f"({upload['clusters_suggested']} clusters suggested; {accepted['accepted']} named, those that at least "
+        f"{accepted['min_share']:.0%} of their known radiographs agree with; {accepted['below_threshold']} "
+        f"left for a radiologist as likely mixed); progress {progress}"
     )
     left = progress["clusters"]["left"]
     if not left:
@@ -113,7 +117,8 @@ def undecided_clusters(labeling: ServiceClient, run_id: str, shown: int = 10) ->
     listed = ", ".join(f"{c['cluster']} ({c['size']})" for c in page["items"] if c["size"])
     more = "" if page["total"] <= shown else f" and {page['total'] - shown} more"
     return (
-        f"have no usable suggestion and are left undecided for a radiologist, out of this label set; "
+        f"have no suggestion enough of their radiographs agree with and are left undecided for a radiologist, "
+        f"out of this label set; "
         f"largest (cluster (radiographs)): {listed}{more}"
     )
 

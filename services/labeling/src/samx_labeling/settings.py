@@ -54,6 +54,9 @@ class LabelingSettings(BaseSettings):
     port: int = Field(default=8090, ge=0, le=65535)
     url_expiry_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600, description="Lifetime of presigned image URLs")
     web_dir: Path | None = Field(default=None, description="UI folder; defaults to the packaged web/")
+    # A suggestion that fewer of a cluster's known radiographs agree with names a mixed cluster: accepting
+    # it takes an explicit confirmation (API and page), and the unattended demo leaves it alone.
+    suggestion_min_share: float = Field(default=0.6, ge=0.0, le=1.0)
 
     def token_grants(self) -> dict[str, TokenGrant]:
         """The token table, validated. Raises ``ValueError`` with a message fit for an operator."""

@@ -50,6 +50,7 @@ def build_context(settings: ServiceSettings, *, consumer_alive=None) -> AppConte
         sessions=make_sessionmaker(engine),
         links=PresignedImageLinks(store, expiry_s=settings.labeling.url_expiry_s),
         sink_factory=sink,
+        suggestion_min_share=settings.labeling.suggestion_min_share,
         web_dir=settings.labeling.web_dir or PACKAGED_WEB_DIR,
         consumer_alive=consumer_alive,
     )

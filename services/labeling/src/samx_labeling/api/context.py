@@ -30,6 +30,7 @@ class AppContext:
     sink_factory: Callable[[], LabelSetSink]
     web_dir: Path
     consumer_alive: Callable[[], bool] | None = None
+    suggestion_min_share: float = 0.6  # LabelingSettings.suggestion_min_share
     _sink: LabelSetSink | None = field(default=None, init=False)
     _sink_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 

@@ -13,14 +13,16 @@ from samx_labeling.domain.suggestions import best_suggestions
 EXEMPLARS_SHOWN = 8
 
 
-def present_clusters(session: Session, run: Run, clusters: list[Cluster], links: ImageLinks) -> list[ClusterPublic]:
+def present_clusters(
+    session: Session, run: Run, clusters: list[Cluster], links: ImageLinks, *, min_share: float
+) -> list[ClusterPublic]:
     numbers = [c.cluster for c in clusters]
     suggestions = best_suggestions(session, run.run_id, numbers) if numbers else {}
     shown = {c.cluster: c.exemplars[:EXEMPLARS_SHOWN] for c in clusters}
     wanted = [i for ids in shown.values() for i in ids]
     thumbs = _thumbnail_keys(session, run.run_id, wanted)
     return [
-        _present(run, c, links, suggestions.get(c.cluster), [(i, thumbs.get(i)) for i in shown[c.cluster]])
+        _present(run, c, links, suggestions.get(c.cluster), [(i, thumbs.get(i)) for i in shown[c.cluster]], min_share)
         for c in clusters
     ]
 
@@ -35,7 +37,12 @@ def _thumbnail_keys(session: Session, run_id: str, image_ids: list[str]) -> dict
 
 
 def _present(
-    run: Run, c: Cluster, links: ImageLinks, suggestion: Suggestion | None, exemplars: list[tuple[str, str | None]]
+    run: Run,
+    c: Cluster,
+    links: ImageLinks,
+    suggestion: Suggestion | None,
+    exemplars: list[tuple[str, str | None]],
+    min_share: float,
 ) -> ClusterPublic:
     bucket = run.artifacts_bucket
     return ClusterPublic(
@@ -55,7 +62,11 @@ def _present(
             ExemplarPublic(image_id=i, thumbnail_url=links.thumbnail(bucket, key or f"derived/{i}.thumb.png"))
             for i, key in exemplars
         ],
-        suggestion=SuggestionPublic.model_validate(suggestion) if suggestion else None,
+        suggestion=SuggestionPublic.model_validate(suggestion).model_copy(
+            update={"below_threshold": suggestion.share < min_share}
+        )
+        if suggestion
+        else None,
     )
 
 

@@ -59,6 +59,9 @@ class SuggestionPublic(BaseModel):
     label: str
     share: float = Field(description="Fraction of the cluster's radiographs with a known region that carry it")
     support: int = Field(description="Radiographs of the cluster with a known region")
+    below_threshold: bool = Field(
+        default=False, description="share under the service's threshold: accepting it needs a confirmation"
+    )
 
 
 class ExemplarPublic(BaseModel):
@@ -197,12 +200,19 @@ class AcceptRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source: Literal["csv", "dicom"] | None = Field(default=None, description="Only this source; default: the best")
-    min_share: float = Field(default=0.0, ge=0.0, le=1.0)
+    min_share: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Accept only suggestions with this share; default: the threshold"
+    )
+    confirm_below_threshold: bool = Field(
+        default=False, description="Required for a min_share under the service's threshold"
+    )
 
 
 class AcceptResult(BaseModel):
     accepted: int
-    skipped: int
+    skipped: int = Field(description="Open clusters left as they were (below_threshold of them for their share)")
+    below_threshold: int
+    min_share: float
 
 
 # -- label sets ---------------------------------------------------------------------------------------

@@ -46,8 +46,18 @@ def get_cluster(session: Session, run_id: str, cluster: int) -> Cluster:
     return found
 
 
-def _change(session: Session, run_id: str, number: int, version: int, who: str, action: str, values: dict) -> Cluster:
-    """Applies ``values`` if the cluster is still at ``version``; audits; does not commit."""
+def _change(
+    session: Session,
+    run_id: str,
+    number: int,
+    version: int,
+    who: str,
+    action: str,
+    values: dict,
+    evidence: dict | None = None,
+) -> Cluster:
+    """Applies ``values`` if the cluster is still at ``version``; audits (with the ``evidence`` the change
+    was based on, e.g. a suggestion's share); does not commit."""
     cluster = get_cluster(session, run_id, number)
     if cluster.version != version:
         raise ConflictError(f"cluster {number} is at version {cluster.version}, not {version}; reload it")
@@ -63,7 +73,13 @@ def _change(session: Session, run_id: str, number: int, version: int, who: str, 
     session.refresh(cluster)
     session.add(
         AuditEntry(
-            run_id=run_id, cluster=number, action=action, who=who, at=utcnow(), before=before, after=state_of(cluster)
+            run_id=run_id,
+            cluster=number,
+            action=action,
+            who=who,
+            at=utcnow(),
+            before=before,
+            after=state_of(cluster) | ({"evidence": evidence} if evidence else {}),
         )
     )
     return cluster
@@ -151,6 +167,7 @@ def undo(session: Session, run_id: str, number: int, version: int, who: str) -> 
 class AcceptOutcome:
     accepted: int
     skipped: int
+    below_threshold: int  # of the skipped: a suggestion, but under min_share
 
 
 def accept_suggestions(
@@ -172,11 +189,12 @@ def accept_suggestions(
             for s in session.scalars(select(Suggestion).where(Suggestion.run_id == run_id, Suggestion.source == source))
         }
     vocabulary = Vocabulary.load(session)
-    accepted = skipped = 0
+    accepted = skipped = below = 0
     for cluster in open_clusters:
         proposal = suggestions.get(cluster.cluster)
         if proposal is None or proposal.share < min_share:
             skipped += 1
+            below += proposal is not None
             continue
         _change(
             session,
@@ -186,7 +204,14 @@ def accept_suggestions(
             who,
             "accept_suggestion",
             _label_values(session, vocabulary, proposal.label, who),
+            evidence={
+                "suggestion": proposal.label,
+                "source": proposal.source,
+                "share": round(proposal.share, 4),
+                "support": proposal.support,
+                "min_share": min_share,
+            },
         )
         accepted += 1
     session.commit()
-    return AcceptOutcome(accepted=accepted, skipped=skipped)
+    return AcceptOutcome(accepted=accepted, skipped=skipped, below_threshold=below)

@@ -53,10 +53,16 @@ export function renderCluster(c) {
   $("flag-button").firstChild.textContent = c.flagged ? "Unflag " : "Flag ";
   $("discard-button").disabled = Boolean(c.discarded);
 
+  // The suggestion and its agreement stay in view once taken: a name is only as good as its share.
   const suggestion = suggestionOf(c);
-  $("suggestion").hidden = !suggestion || suggestion.label === c.label;
+  const taken = Boolean(suggestion && suggestion.label === c.label);
+  $("suggestion").hidden = !suggestion;
+  $("suggestion").classList.toggle("low-agreement", Boolean(suggestion && suggestion.below));
+  $("suggestion-prefix").textContent = taken ? "Named after the suggestion:" : "Suggestion:";
   $("suggestion-label").textContent = suggestion ? suggestion.label : "";
   $("suggestion-why").textContent = suggestion ? suggestion.why : "";
+  $("suggestion-warning").hidden = !(suggestion && suggestion.below);
+  $("suggestion-accept").hidden = taken;
 }
 
 function renderMembers(listId, members) {
@@ -85,9 +91,16 @@ export function acceptSuggestion() {
   if (input.value.trim() === suggestion.label) return false; // already taken: let Tab move on
   input.value = suggestion.label;
   input.focus();
-  showNotice(`Suggestion “${suggestion.label}” is in the label box: Enter saves it.`);
+  showNotice(
+    suggestion.below
+      ? `Suggestion “${suggestion.label}” is in the label box, but few of the cluster's known radiographs agree: check its members; Enter twice names it anyway.`
+      : `Suggestion “${suggestion.label}” is in the label box: Enter saves it.`,
+  );
   return true;
 }
+
+// A name with low agreement is saved only on a second Enter for the same cluster, version and name.
+let confirmedLowAgreement = null;
 
 // -- changes ------------------------------------------------------------------------------------------
 
@@ -147,6 +160,20 @@ export async function saveLabel() {
     return false;
   }
   if (label === c.label && !c.discarded) return true; // nothing to change: just move on
+  const suggestion = suggestionOf(c);
+  if (suggestion && suggestion.below && label === suggestion.label) {
+    const asked = `${c.cluster}:${c.version}:${label}`;
+    if (confirmedLowAgreement !== asked) {
+      confirmedLowAgreement = asked;
+      const share = suggestion.share === null ? "few" : `only ${Math.round(suggestion.share * 100)} %`;
+      showError(
+        `${share} of ${clusterName(c)}'s known radiographs agree with “${label}”: it is likely mixed. ` +
+          "Look at its members; press Enter again to name it so anyway.",
+      );
+      return false;
+    }
+  }
+  confirmedLowAgreement = null;
   const done = await change("Naming", (cl) => api.label(state.runId, cl.cluster, label, cl.version));
   if (done) showNotice(`${clusterName(done)} named “${done.label}”.`);
   return Boolean(done);

@@ -32,7 +32,12 @@ export function suggestionOf(c) {
   const share = s.share ?? s.score ?? s.confidence;
   if (typeof share === "number") parts.push(`${Math.round(share * 100)} % agree`);
   if (typeof s.support === "number") parts.push(`${s.support} known`);
-  return { label, why: parts.length ? `(${parts.join(", ")})` : "" };
+  return {
+    label,
+    why: parts.length ? `(${parts.join(", ")})` : "",
+    share: typeof share === "number" ? share : null,
+    below: Boolean(s.below_threshold), // under the service's agreement threshold: likely a mixed cluster
+  };
 }
 
 export function formatConfidence(value) {

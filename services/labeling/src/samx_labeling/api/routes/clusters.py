@@ -62,7 +62,7 @@ def list_clusters(
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     # Empty clusters have no mean confidence: they go last whichever the order.
     page = session.scalars(query.order_by(key.nulls_last(), Cluster.cluster).offset(offset).limit(limit))
-    items = present_clusters(session, run, list(page), context.links)
+    items = present_clusters(session, run, list(page), context.links, min_share=context.suggestion_min_share)
     return ClusterPage(items=items, total=total or 0, offset=offset, limit=limit)
 
 
@@ -71,7 +71,9 @@ def read_cluster(
     run_id: RunId, cluster: ClusterPath, session: SessionDep, context: ContextDep, response: Response, _: Viewer
 ) -> ClusterPublic:
     found = get_cluster(session, run_id, cluster)
-    [item] = present_clusters(session, get_run(session, run_id), [found], context.links)
+    [item] = present_clusters(
+        session, get_run(session, run_id), [found], context.links, min_share=context.suggestion_min_share
+    )
     response.headers["ETag"] = etag(item)
     return item
 
@@ -110,7 +112,9 @@ def list_members(
 
 
 def _answer(session, context, run_id: str, cluster, response: Response) -> ClusterPublic:
-    [item] = present_clusters(session, get_run(session, run_id), [cluster], context.links)
+    [item] = present_clusters(
+        session, get_run(session, run_id), [cluster], context.links, min_share=context.suggestion_min_share
+    )
     response.headers["ETag"] = etag(item)
     return item
 

@@ -23,4 +23,8 @@ def post_labels(
 ) -> ClusterList:
     requests = [labeling.LabelRequest(i.cluster, i.label, i.version) for i in body.items]
     changed = labeling.set_labels(session, run_id, requests, user.user)
-    return ClusterList(items=present_clusters(session, labeling.get_run(session, run_id), changed, context.links))
+    return ClusterList(
+        items=present_clusters(
+            session, labeling.get_run(session, run_id), changed, context.links, min_share=context.suggestion_min_share
+        )
+    )

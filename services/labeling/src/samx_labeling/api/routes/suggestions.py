@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
-from samx_labeling.api.deps import Labeler, RunId, SessionDep, Viewer
+from samx_labeling.api.deps import ContextDep, Labeler, RunId, SessionDep, Viewer
 from samx_labeling.api.errors import ERROR_RESPONSES
 from samx_labeling.api.schemas import AcceptRequest, AcceptResult, SuggestionList, SuggestionPublic, SuggestionUpload
 from samx_labeling.db.models import AuditEntry, Suggestion, utcnow
@@ -68,6 +68,15 @@ async def upload_known_labels(run_id: RunId, request: Request, session: SessionD
 
 
 @router.post("/accept", summary="Name every still-unlabeled cluster after its suggestion (audited)")
-def accept(run_id: RunId, body: AcceptRequest, session: SessionDep, user: Labeler) -> AcceptResult:
-    outcome = accept_suggestions(session, run_id, user.user, source=body.source, min_share=body.min_share)
-    return AcceptResult(accepted=outcome.accepted, skipped=outcome.skipped)
+def accept(run_id: RunId, body: AcceptRequest, session: SessionDep, user: Labeler, context: ContextDep) -> AcceptResult:
+    threshold = context.suggestion_min_share
+    min_share = threshold if body.min_share is None else body.min_share
+    if min_share < threshold and not body.confirm_below_threshold:
+        raise InvalidInputError(
+            f"min_share {min_share:g} is under the threshold {threshold:g}: clusters whose known radiographs "
+            "agree that little are likely mixed; look at them, or set confirm_below_threshold to accept anyway"
+        )
+    outcome = accept_suggestions(session, run_id, user.user, source=body.source, min_share=min_share)
+    return AcceptResult(
+        accepted=outcome.accepted, skipped=outcome.skipped, below_threshold=outcome.below_threshold, min_share=min_share
+    )
