@@ -39,7 +39,10 @@ from samx_ml.corruptions import CORRUPTIONS  # noqa: E402
 from samx_ml.k_rule import choose_k  # noqa: E402
 from samx_ml.labelsets import LabelSets, parse_label_sets  # noqa: E402
 from samx_ml.neighbors import mine_neighbors, neighbor_accuracy  # noqa: E402
-from samx_ml.pretext import embed, train_pretext  # noqa: E402
+from samx_ml.pretext import PretextResult, embed, train_pretext  # noqa: E402
+from samx_ml.pretrained import resolve_init, shipped_model  # noqa: E402
+
+INIT = {"name": "scratch", "mode": "adapt"}  # --init / --init-mode
 from samx_ml.profiles import Profile, get_profile  # noqa: E402
 from samx_ml.runtime import Progress, pick_device  # noqa: E402
 
@@ -118,7 +121,13 @@ def phase1(d: dict, prof: Profile, dev: torch.device, clock: Clock, res: dict, o
     res["phase1"]["floor_kmeans_raw32"] = kmeans_scores(raw(x_fit), raw(x_test), k, fit_y, test_y)
     log(f"floor (k-means raw 32x32): {res['phase1']['floor_kmeans_raw32']}")
 
-    pt = train_pretext(x_fit, prof.pretext, dev, progress, budget_s=clock.share(0.85 if only else 0.62))
+    init = resolve_init(INIT["name"])
+    res["phase1"]["init"] = {"name": init.name if init else "scratch", "mode": INIT["mode"]}
+    if init is not None and INIT["mode"] == "frozen":
+        pt = PretextResult(shipped_model(init).backbone.eval(), 0, 0.0, 0.0, [float("nan")])
+    else:
+        start = shipped_model(init).to(dev) if init is not None else None
+        pt = train_pretext(x_fit, prof.pretext, dev, progress, budget_s=clock.share(0.85 if only else 0.62), init=start)
     res["phase1"]["pretext"] = {
         "epochs": pt.epochs,
         "seconds": round(pt.seconds, 1),
@@ -303,7 +312,10 @@ def main(argv: list[str] | None = None, phase1_only: bool = False, default_profi
     ap.add_argument("--profile", default=default_profile)
     ap.add_argument("--device", default=None)
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, seconds per stage (CPU check)")
+    ap.add_argument("--init", default="scratch", help="phase 1's start: scratch or a shipped backbone")
+    ap.add_argument("--init-mode", default="adapt", choices=("adapt", "frozen"))
     args = ap.parse_args(argv)
+    INIT.update(name=args.init, mode=args.init_mode)
     args.out.mkdir(parents=True, exist_ok=True)
     prof = get_profile(args.profile)
     budget = 200.0 if args.smoke and args.budget_s == 420 else args.budget_s
@@ -320,6 +332,7 @@ def main(argv: list[str] | None = None, phase1_only: bool = False, default_profi
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "config": asdict(prof),
+        "init": {"name": args.init, "mode": args.init_mode},
     }
     log(f"{res['device_name']} torch {torch.__version__} profile {prof.name} budget {budget}s")
     ok = False

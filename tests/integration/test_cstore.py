@@ -47,7 +47,10 @@ def test_c_store_push_is_ingested(kafka_settings, s3_settings, ingest_workers):
                 seen[event.image_id] = event
                 if len(seen) == 2:
                     break
-        assert {e.tags.sop_instance_uid for e in seen.values()} == {ds.SOPInstanceUID for ds in datasets}
+        # Both instances arrived, each under its own keyed pseudonym (de-identification on ingest).
+        pseudonyms = {e.tags.sop_instance_uid for e in seen.values()}
+        assert len(pseudonyms) == 2 and not pseudonyms & {ds.SOPInstanceUID for ds in datasets}
+        assert all(e.tags.patient_identity_removed for e in seen.values())
         assert {e.site_id for e in seen.values()} == {"pacs"}
         assert {e.tags.body_part_examined for e in seen.values()} == {"CHEST", "EXTREMITY"}
     finally:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 ENV_VAR = "SAMX_DATASETS"
 UNIFESP = "unifesp-dev"
+PRETRAIN_CORPUS = "pretrain-corpus"
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -36,6 +37,13 @@ def unifesp_dir() -> Path:
     path = shared_datasets_dir() / UNIFESP
     if not (path / "labels.csv").is_file():
         raise DatasetsMissing(f"{path} has no labels.csv; is {ENV_VAR} pointing at the right folder?")
+    return path
+
+
+def pretrain_corpus_dir() -> Path:
+    path = shared_datasets_dir() / PRETRAIN_CORPUS
+    if not (path / "corpus.csv").is_file():
+        raise DatasetsMissing(f"{path} has no corpus.csv; is {ENV_VAR} pointing at the right folder?")
     return path
 
 

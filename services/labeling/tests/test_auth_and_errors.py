@@ -88,3 +88,17 @@ def test_unusable_csv_uploads_get_422(labeling):
     # suggests nothing; it is refused as such (earlier suggestions kept), not as a parser crash.
     lenient = labeling.client.post(url, content=b'image_id,labels\n"unterminated,hand\n', headers=headers)
     assert lenient.status_code == 422 and "1 match no radiograph" in lenient.text, lenient.text
+
+
+def test_every_answer_carries_the_security_headers_and_metrics_count_routes_not_ids(labeling):
+    client, run_id = labeling.client, labeling.run_id
+    for path in ("/", "/healthz", f"/api/v1/runs/{run_id}/clusters", "/api/v1/nope"):
+        headers = client.get(path, headers=auth(VIEWER)).headers
+        csp = headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "object-src 'none'" in csp, path
+        assert (headers["x-content-type-options"], headers["referrer-policy"]) == ("nosniff", "no-referrer")
+    client.get(f"/api/v1/runs/{run_id}/clusters", headers=auth(VIEWER))
+    text = client.get("/metrics").text
+    counted = [x for x in text.splitlines() if x.startswith("samx_labeling_requests_total")]
+    assert any('/runs/{run_id}/clusters",status="200"} 2.0' in x for x in counted), counted
+    assert run_id not in text  # route templates, never a run's id

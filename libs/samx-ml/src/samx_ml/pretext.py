@@ -86,8 +86,10 @@ def train_pretext(
     budget_s: float | None = None,
     seed: int = 0,
     precision: str = "auto",
+    init: SimCLRModel | None = None,
 ) -> PretextResult:
-    """Train a backbone with SimCLR on uint8 images (N, 1, H, W) in one process; labels are never seen."""
+    """Train a backbone with SimCLR on uint8 images (N, 1, H, W) in one process; labels are never seen.
+    ``init``: the model to go on from (a shipped backbone, ``samx_ml.pretrained``); default a new one."""
     setup_device(device)
     policy = resolve_policy(device, precision)
     torch.manual_seed(seed)
@@ -96,7 +98,7 @@ def train_pretext(
     n = len(x_all)
     bs = min(cfg.batch_size, n)
     steps = max(1, n // bs)
-    model = policy.prepare_module(SimCLRModel(cfg.arch, cfg.proj_hidden, cfg.proj_dim))
+    model = policy.prepare_module(init if init is not None else SimCLRModel(cfg.arch, cfg.proj_hidden, cfg.proj_dim))
     opt, base_lr = simclr_optimizer(model, cfg, bs)
     planner = EpochPlanner(cfg.epochs, budget_s)
     losses: list[float] = []

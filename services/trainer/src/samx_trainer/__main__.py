@@ -5,6 +5,7 @@ samx-trainer phase2 --run-id R --labelset-version V [--profile ci] [--promote] [
 samx-trainer consume [--profile ci]                 phase 2 for every labels.published event
 samx-trainer promote VERSION                        registry 'current' + model.published
 samx-trainer evaluate --model VERSION|current --data DIR    JSON figures on a folder with labels.csv
+samx-trainer pretrain --data CORPUS [--size 64] [--epochs N] [--budget-min M]   the backbone SAM-X ships
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 from samx_trainer.data import Phase1DataError
+from samx_trainer.settings import TrainerSettings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,6 +42,18 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", required=True, help="registry version, or 'current'")
     ev.add_argument("--data", type=Path, required=True, help="folder with labels.csv (image, labels)")
     ev.add_argument("--device", default=None)
+    pt = sub.add_parser("pretrain", help="train the backbone SAM-X ships, on a corpus of public radiographs")
+    pt.add_argument("--data", type=Path, required=True, help="folder with corpus.csv (image, region, source, ...)")
+    pt.add_argument("--name", default="samx-rad-v1", help="name of the exported backbone")
+    pt.add_argument("--size", type=int, default=64, help="training input size (pixels)")
+    pt.add_argument("--epochs", type=int, default=40, help="epochs of the schedule (the cosine ends there)")
+    pt.add_argument("--batch-size", type=int, default=128)
+    pt.add_argument("--budget-min", type=float, default=None, help="stop after this many minutes (resumable)")
+    pt.add_argument("--checkpoint", type=Path, default=None, help="default .samx/pretrain/<name>.pt")
+    pt.add_argument("--limit", type=int, default=None, help="use only this many images (a quick check)")
+    pt.add_argument("--no-export", action="store_true", help="train and checkpoint only")
+    pt.add_argument("--export-only", action="store_true", help="export the checkpoint as it is, no training")
+    pt.add_argument("--device", default=None)
     return parser
 
 
@@ -119,11 +133,47 @@ def _evaluate(args, settings) -> int:
     return 0
 
 
+def _pretrain(args, settings: TrainerSettings) -> int:
+    from samx_trainer.pretrain_job import export_run, load_corpus, pretext_config, run_pretrain
+
+    checkpoint = args.checkpoint or Path(".samx/pretrain") / f"{args.name}.pt"
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        corpus = load_corpus(args.data, args.size, args.limit)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"pretrain cannot run: {exc}", file=sys.stderr)
+        return 2
+    print(f"[pretrain] {len(corpus.sources)} radiographs, regions {corpus.region_names}", flush=True)
+    cfg = pretext_config(args.size, args.epochs, args.batch_size)
+    budget = args.budget_min * 60 if args.budget_min else None
+    run = run_pretrain(
+        corpus,
+        cfg,
+        checkpoint=checkpoint,
+        budget_s=budget,
+        precision=settings.precision,
+        device_name=args.device,
+        train=not args.export_only,
+    )
+    if not args.no_export:
+        shipped = export_run(run, corpus, cfg, args.name, args.device or ("cuda" if torch_cuda() else "cpu"))
+        print(f"[pretrain] exported {shipped.path} (sha256 {shipped.sha256[:12]}..., {run.epochs} epochs)")
+    return 0
+
+
+def torch_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)  # a line per connection otherwise
 
+    if args.command == "pretrain":  # needs no object store or broker: a folder in, package data out
+        return _pretrain(args, TrainerSettings())
     from samx_trainer.settings import get_settings
 
     settings = get_settings()
@@ -132,7 +182,13 @@ def main(argv: list[str] | None = None) -> int:
 
         run_consumer(settings, args.profile)
         return 0
-    handlers = {"phase1": _phase1, "phase2": _phase2, "promote": _promote, "evaluate": _evaluate}
+    handlers = {
+        "phase1": _phase1,
+        "phase2": _phase2,
+        "promote": _promote,
+        "evaluate": _evaluate,
+        "pretrain": _pretrain,
+    }
     return handlers[args.command](args, settings)
 
 

@@ -13,6 +13,7 @@ import ray
 from samx_core.bus import EventPublisher, ensure_topics
 from samx_core.events import ClusteringCompleted
 from samx_core.storage import ObjectStore
+from samx_ml.pretrained import resolve_init
 from samx_ml.profiles import Profile, get_profile
 from samx_ml.runtime import pick_device
 
@@ -30,7 +31,7 @@ from samx_trainer.data import load_radiographs
 from samx_trainer.embedding_map import embedding_map_png
 from samx_trainer.image_cache import ImageSource, remove_cache
 from samx_trainer.labels import clustering_metrics, label_sets_for, read_labels
-from samx_trainer.pretext_ray import run_pretext
+from samx_trainer.pretext_ray import frozen_pretext, run_pretext
 from samx_trainer.progress import TrainingProgress
 from samx_trainer.ray_connection import connect_ray
 from samx_trainer.report import render_report
@@ -79,9 +80,15 @@ def _run_phase1(
 
     prefix = f"{ts.runs_prefix.strip('/')}/{run_id}"
     source = ImageSource(tuple(data.derivatives), size, str(cache), s3, ts.load_threads, ts.trim_frame)
+    init = resolve_init(ts.init)  # fails here, before any work, on an unknown name or a bad file
+    if init is not None:
+        log.info("run %s: starting from the shipped backbone %s (%s)", run_id, init.name, ts.init_mode)
     started_ray = connect_ray(settings.ray)
     try:
-        pretext = run_pretext(source, profile.pretext, ts, run_id, *archive_storage(s3, prefix))
+        if init is not None and ts.init_mode == "frozen":
+            pretext = frozen_pretext(init)
+        else:
+            pretext = run_pretext(source, profile.pretext, ts, run_id, *archive_storage(s3, prefix), init=init)
         c = cluster_radiographs(  # on the driver; connected to Ray so that its progress gauges export
             pretext.backbone, data.images, profile, k, pick_device(ts.device),
             with_self_label=ts.self_label, seed=ts.seed, progress=TrainingProgress(run_id),
@@ -119,9 +126,11 @@ def _run_phase1(
         "n_skipped": len(data.skipped),
         "n_clusters": k,
         "num_workers": ts.num_workers,
+        "init": init.name if init is not None else "scratch",
+        "init_mode": ts.init_mode if init is not None else None,
         "pretext_epochs": pretext.epochs,
-        "pretext_final_loss": pretext.losses[-1],
-        "pretext_images_per_s": float(np.mean(pretext.images_per_s)),
+        "pretext_final_loss": pretext.losses[-1] if pretext.losses else None,
+        "pretext_images_per_s": float(np.mean(pretext.images_per_s)) if pretext.images_per_s else None,
         "pretext_compute": pretext.compute,
         "checkpoint": pretext.checkpoint_path,
         "scan": c.scan,

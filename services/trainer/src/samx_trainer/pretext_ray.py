@@ -30,6 +30,7 @@ from samx_ml.augment import AugmentConfig
 from samx_ml.backbone import Backbone
 from samx_ml.compute import resolve_policy
 from samx_ml.pretext import pretext_epoch, simclr_optimizer
+from samx_ml.pretrained import ShippedBackbone, load_into, shipped_backbones, shipped_model
 from samx_ml.profiles import PretextConfig
 from samx_ml.runtime import Progress, setup_device
 from samx_ml.simclr import SimCLRModel
@@ -54,8 +55,17 @@ class PretextRun:
     compute: dict = field(default_factory=dict)  # rank 0's ComputePolicy.describe() and thread count
 
 
-def _simclr_model(cfg: PretextConfig) -> SimCLRModel:
-    return SimCLRModel(cfg.arch, cfg.proj_hidden, cfg.proj_dim)
+def _simclr_model(cfg: PretextConfig, init: str | None = None) -> SimCLRModel:
+    """The pretext model, with the weights of the shipped backbone ``init`` when one is named."""
+    model = SimCLRModel(cfg.arch, cfg.proj_hidden, cfg.proj_dim)
+    if init is not None:
+        load_into(model, shipped_backbones()[init])
+    return model
+
+
+def frozen_pretext(init: ShippedBackbone) -> PretextRun:
+    """No pretext at all: the shipped backbone's features as they are (``init_mode=frozen``)."""
+    return PretextRun(backbone=shipped_model(init).backbone.eval(), epochs=0, compute={"init_mode": "frozen"})
 
 
 def _config_from_dict(d: dict) -> PretextConfig:
@@ -104,7 +114,8 @@ def train_loop(config: dict) -> None:
     n_min = len(source) // world  # every rank runs the same number of steps (DDP needs it)
     bs = max(2, min(cfg.batch_size // world, n_min))
     steps = max(1, n_min // bs)
-    model = ray.train.torch.prepare_model(policy.prepare_module(_simclr_model(cfg)))
+    # Starting weights: the shipped backbone, if the run names one; a checkpoint (restore) overrides them.
+    model = ray.train.torch.prepare_model(policy.prepare_module(_simclr_model(cfg, config.get("init"))))
     opt, base_lr = simclr_optimizer(model, cfg, bs * world)
     start, losses, rates, resumed_at = _restore(model, opt)
     if resumed_at and rank == 0:
@@ -151,6 +162,7 @@ def run_pretext(
     run_id: str,
     storage_path: str,
     storage_filesystem: pyarrow.fs.FileSystem | None = None,
+    init: ShippedBackbone | None = None,
 ) -> PretextRun:
     """Train on the Ray cluster ``ray.init`` connected to; checkpoints under ``<storage_path>/pretext/``
     (in the object store: ``storage_fs.archive_storage``)."""
@@ -170,6 +182,7 @@ def run_pretext(
             "threads": cpus,
             "precision": trainer.precision,
             "seed": trainer.seed,
+            "init": init.name if init is not None else None,
         },
         scaling_config=ScalingConfig(
             num_workers=trainer.num_workers,

@@ -9,9 +9,8 @@ def render_report(summary: dict, clusters: list[dict], metrics: dict | None) -> 
         "",
         f"- profile: `{summary['profile']}`, radiographs: {summary['n_images']} "
         f"(skipped unreadable: {summary['n_skipped']}), K = {summary['n_clusters']}",
-        f"- pretext: {summary['pretext_epochs']} epochs on {summary['num_workers']} Ray Train worker(s), "
-        f"final loss {summary['pretext_final_loss']:.4f}, {summary['pretext_images_per_s']:.1f} images/s "
-        f"(mean over epochs), checkpoint `{summary['checkpoint']}`",
+        f"- starting weights: {_init(summary)}",
+        _pretext_line(summary),
         f"- compute: {describe_compute(summary.get('pretext_compute') or {})}",
         f"- SCAN: kept head {summary['scan']['best_head']} of {len(summary['scan']['head_losses'])}, "
         f"self-labeling {'on' if summary['scan']['self_label'].get('enabled') else 'off'}",
@@ -38,3 +37,20 @@ def describe_compute(c: dict) -> str:
         return "not recorded"
     parts = [c.get("device", "?"), c.get("precision", "?"), c.get("memory_format", "?")]
     return ", ".join(parts) + f", {c.get('threads', '?')} threads x {c.get('workers', '?')} worker(s)"
+
+
+def _init(summary: dict) -> str:
+    init = summary.get("init", "scratch")
+    if init == "scratch":
+        return "none (trained from scratch)"
+    return f"the shipped backbone `{init}` ({summary.get('init_mode')})"
+
+
+def _pretext_line(summary: dict) -> str:
+    if not summary["pretext_epochs"]:
+        return "- pretext: none (frozen features of the starting weights)"
+    return (
+        f"- pretext: {summary['pretext_epochs']} epochs on {summary['num_workers']} Ray Train worker(s), "
+        f"final loss {summary['pretext_final_loss']:.4f}, {summary['pretext_images_per_s']:.1f} images/s "
+        f"(mean over epochs), checkpoint `{summary['checkpoint']}`"
+    )

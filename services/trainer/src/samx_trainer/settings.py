@@ -28,6 +28,16 @@ class TrainerSettings(BaseSettings):
         default="auto", description="Training precision; auto: bf16 + channels_last where measured faster"
     )
     checkpoint_every: int = Field(default=5, ge=1, description="Pretext epochs between checkpoints")
+    init: str = Field(
+        default="default",
+        description="Phase 1's starting weights: a shipped backbone (samx_ml.pretrained), 'default' (the newest "
+        "shipped one) or 'scratch'",
+    )
+    init_mode: Literal["adapt", "frozen"] = Field(
+        default="adapt",
+        description="adapt: SimCLR goes on from the init on the archive; frozen: its features as they are "
+        "(no pretext; SCAN heads only, minutes on a CPU)",
+    )
     max_failures: int = Field(default=2, ge=-1, description="Worker-group restarts before the run fails (-1: no end)")
     runs_prefix: str = Field(default="runs/phase1", description="Key prefix of the runs in the archive bucket")
     self_label: bool = Field(default=False, description="SCAN self-labeling step; off: it lowered merged NMI (H200)")

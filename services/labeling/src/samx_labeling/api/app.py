@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 from samx_core.storage import ObjectStore
 
 from samx_labeling.adapters.labelsets import ArchiveLabelSetSink
 from samx_labeling.adapters.links import PresignedImageLinks
 from samx_labeling.api.context import AppContext
 from samx_labeling.api.errors import BodySizeLimit, install_error_handlers
+from samx_labeling.api.middleware import RequestMetrics, SecurityHeaders
 from samx_labeling.api.routes import audit, clusters, health, labels, labelsets, runs, suggestions, vocabulary, web
 from samx_labeling.db.engine import make_engine, make_sessionmaker
 from samx_labeling.settings import ServiceSettings
@@ -33,6 +35,9 @@ def create_app(context: AppContext, *, max_request_bytes: int) -> FastAPI:
     app.include_router(health.router)
     app.include_router(web.router)
     app.add_middleware(BodySizeLimit, max_bytes=max_request_bytes)
+    app.state.metrics = CollectorRegistry()  # per app: tests build several
+    app.add_middleware(RequestMetrics, registry=app.state.metrics)
+    app.add_middleware(SecurityHeaders, image_origins=context.image_origins)
     return app
 
 
@@ -51,6 +56,7 @@ def build_context(settings: ServiceSettings, *, consumer_alive=None) -> AppConte
         links=PresignedImageLinks(store, expiry_s=settings.labeling.url_expiry_s),
         sink_factory=sink,
         suggestion_min_share=settings.labeling.suggestion_min_share,
+        image_origins=(f"{'https' if settings.s3.secure else 'http'}://{settings.s3.endpoint}",),
         web_dir=settings.labeling.web_dir or PACKAGED_WEB_DIR,
         consumer_alive=consumer_alive,
     )

@@ -31,6 +31,7 @@ class AppContext:
     web_dir: Path
     consumer_alive: Callable[[], bool] | None = None
     suggestion_min_share: float = 0.6  # LabelingSettings.suggestion_min_share
+    image_origins: tuple[str, ...] = ()  # where presigned image URLs point (the page's CSP allows them)
     _sink: LabelSetSink | None = field(default=None, init=False)
     _sink_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
