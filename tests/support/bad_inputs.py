@@ -23,6 +23,8 @@ from samx_core.radiograph import RejectReason
 
 # An identifying header is no longer one of them: the default policy de-identifies it (test_deidentification).
 POLICY_REASONS = frozenset({RejectReason.MODALITY_NOT_ALLOWED, RejectReason.BURNED_IN_ANNOTATION})
+# Decoded fine, then refused by samx_core.imaging.check_usable (ingest and serving, minimum side 32 px).
+USABILITY_REASONS = frozenset({RejectReason.TOO_SMALL, RejectReason.UNIFORM})
 # JPEG XL Lossless: a real DICOM transfer syntax (2024) that no installed decoder handles.
 UNDECODABLE_TRANSFER_SYNTAX = UID("1.2.840.10008.1.2.4.110")
 _CR = "RG3_J2KI.dcm"  # pydicom-data: a real CR (distal tibia), JPEG 2000, 1760 x 1760, 200 KB
@@ -68,6 +70,8 @@ def bad_radiograph_corpus(tmp_dir: Path | str) -> list[tuple[str, bytes, RejectR
         ("corrupt_png", _corrupt_png(png), RejectReason.DECODE_ERROR, "png"),
         ("truncated_png", png[: len(png) * 2 // 3], RejectReason.TRUNCATED, "png"),
         ("truncated_jpeg", jpeg[: len(jpeg) * 3 // 5], RejectReason.TRUNCATED, "jpeg"),
+        ("one_pixel_png", _png(np.full((1, 1), 128, np.uint8)), RejectReason.TOO_SMALL, "png"),
+        ("blank_png", _png(np.full((300, 240), 200, np.uint8)), RejectReason.UNIFORM, "png"),
     ]
     folder = Path(tmp_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -138,3 +142,9 @@ def _corrupt_png(png: bytes) -> bytes:
     damaged = bytearray(png)
     damaged[start : start + 16] = b"\xde\xad\xbe\xef" * 4
     return bytes(damaged)
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -11,10 +11,10 @@ import pytest
 from libjpeg import decode as libjpeg_decode
 from PIL import Image
 from pydicom.uid import JPEGBaseline8Bit
-from samx_core.imaging import RadiographRejected, decode_radiograph
+from samx_core.imaging import RadiographRejected, check_usable, decode_radiograph
 from samx_core.radiograph import RejectReason, SourceFormat
 
-from tests.support.bad_inputs import POLICY_REASONS, bad_radiograph_corpus
+from tests.support.bad_inputs import POLICY_REASONS, USABILITY_REASONS, bad_radiograph_corpus
 from tests.support.datasets import (
     DatasetsMissing,
     UnifespImage,
@@ -168,5 +168,12 @@ def test_bad_corpus_gives_each_expected_reason(tmp_path):
                 assert tags.burned_in_annotation is True, name
             continue
         with pytest.raises(RadiographRejected) as rejected:
-            decode_radiograph(data)
+            _decode_and_check(data, expected in USABILITY_REASONS)
         assert rejected.value.reason is expected, name
+
+
+def _decode_and_check(data: bytes, check: bool) -> None:
+    """Decodes; with ``check``, also what ingest and serving check next (too small, blank)."""
+    decoded = decode_radiograph(data)
+    if check:
+        check_usable(decoded.pixels, min_side_px=32)

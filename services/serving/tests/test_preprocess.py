@@ -73,6 +73,8 @@ def test_bad_inputs_get_a_4xx_with_the_reason(tmp_path):
         RejectReason.UNSUPPORTED_TRANSFER_SYNTAX: 415,
         RejectReason.MODALITY_NOT_ALLOWED: 422,
         RejectReason.DECODE_ERROR: 422,
+        RejectReason.TOO_SMALL: 422,
+        RejectReason.UNIFORM: 422,
     }
     for name, data, reason in bad_radiograph_corpus(tmp_path):
         if reason is RejectReason.BURNED_IN_ANNOTATION:

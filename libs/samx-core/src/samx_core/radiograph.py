@@ -25,6 +25,8 @@ class RejectReason(StrEnum):
     UNSUPPORTED_TRANSFER_SYNTAX = "unsupported_transfer_syntax"
     MULTI_FRAME = "multi_frame"
     DECODE_ERROR = "decode_error"
+    TOO_SMALL = "too_small"  # under the service's minimum side (setting)
+    UNIFORM = "uniform"  # every pixel the same: a blank or placeholder image
     MODALITY_NOT_ALLOWED = "modality_not_allowed"
     IDENTIFYING_DATA = "identifying_data"
     BURNED_IN_ANNOTATION = "burned_in_annotation"  # text in the pixels (BurnedInAnnotation YES), by policy

@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from samx_core.events import RadiographDuplicate, RadiographIngested, RadiographReceived, RadiographRejected
 from samx_core.ids import image_id_for, opaque, sha256_hex
-from samx_core.imaging import DecodedRadiograph, InputRejected, decode_radiograph
+from samx_core.imaging import DecodedRadiograph, InputRejected, check_usable, decode_radiograph
 from samx_core.imaging.derivatives import encode_derivative_png, encode_thumbnail_png
 from samx_core.radiograph import RadiographTags, RejectReason, SourceFormat
 from samx_core.telemetry import tracer
@@ -90,6 +90,7 @@ class IngestPipeline:
             with tracer().start_as_current_span("decode") as span:
                 decoded = decode_radiograph(data, max_bytes=self._policy.max_object_bytes)
                 span.set_attribute("samx.source_format", decoded.source_format.value)
+            check_usable(decoded.pixels, min_side_px=self._policy.min_side_px)
             self._check_policy(decoded.tags)
             if self._deidentify is not None and decoded.source_format is SourceFormat.DICOM:
                 stored, decoded = self._deidentified(data, decoded)

@@ -46,6 +46,7 @@ class IngestPolicy(BaseSettings):
     incoming_retention_days: int = Field(default=7, ge=1, le=3650)
     max_object_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     thumbnail_side_px: int = Field(default=256, ge=32, le=1024)
+    min_side_px: int = Field(default=32, ge=1, description="Smaller images are refused (too_small)")
 
     def deidentification_secret(self) -> bytes:
         """The secret's bytes; raises with what to set when de-identifying without one."""

@@ -63,6 +63,7 @@ class AppArgs(BaseModel):
                 max_body_bytes=settings.max_body_bytes,
                 max_batch_images=settings.max_batch_images,
                 allowed_modalities=settings.allowed_modalities,
+                min_side_px=settings.min_side_px,
                 ood_min_max_probability=settings.ood_min_max_probability,
                 ood_min_logsumexp=settings.ood_min_logsumexp,
             ),

@@ -44,6 +44,7 @@ class IngressArgs(BaseModel):
     max_body_bytes: int = 64 * 1024 * 1024
     max_batch_images: int = 32
     allowed_modalities: frozenset[str] = frozenset({"CR", "DX"})
+    min_side_px: int = 32
     ood_min_max_probability: float | None = None
     ood_min_logsumexp: float | None = None
 
@@ -97,7 +98,11 @@ class Ingress:
     async def _from_bytes(self, data: bytes) -> RadiographInput:
         a = self._args
         return await asyncio.to_thread(
-            decode_request, data, max_bytes=a.max_body_bytes, allowed_modalities=a.allowed_modalities
+            decode_request,
+            data,
+            max_bytes=a.max_body_bytes,
+            allowed_modalities=a.allowed_modalities,
+            min_side_px=a.min_side_px,
         )
 
     async def _input(self, request: Request) -> tuple[RadiographInput, ImageRef | None]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from samx_core.imaging import RadiographRejected, decode_radiograph, load_derivative, to_uint8_square
+from samx_core.imaging import RadiographRejected, check_usable, decode_radiograph, load_derivative, to_uint8_square
 from samx_core.radiograph import RadiographTags, RejectReason
 from samx_ml.augment import eval_transform
 
@@ -42,10 +42,14 @@ class RadiographInput:
     tags: RadiographTags | None
 
 
-def decode_request(data: bytes, *, max_bytes: int, allowed_modalities: frozenset[str]) -> RadiographInput:
-    """Raw request body -> pixels and tags, or ``InputError`` (413/415/422) with the decoder's reason."""
+def decode_request(
+    data: bytes, *, max_bytes: int, allowed_modalities: frozenset[str], min_side_px: int = 32
+) -> RadiographInput:
+    """Raw request body -> pixels and tags, or ``InputError`` (413/415/422) with the decoder's reason;
+    images under ``min_side_px`` or of one value are 422s too (``too_small``, ``uniform``)."""
     try:
         decoded = decode_radiograph(data, max_bytes=max_bytes)
+        check_usable(decoded.pixels, min_side_px=min_side_px)
     except RadiographRejected as rejected:
         raise InputError(_STATUS.get(rejected.reason, 422), rejected.reason.value, rejected.detail) from None
     modality = decoded.tags.modality

@@ -35,6 +35,7 @@ class ServingSettings(BaseSettings):
     max_batch_images: int = Field(default=32, ge=1)
     cam_target_layer: str | None = Field(default=None, description="Grad-CAM layer; none: the manifest's")
     allowed_modalities: frozenset[str] = frozenset({"CR", "DX"})
+    min_side_px: int = Field(default=32, ge=1, description="Smaller images get a 422 (too_small)")
     # Out-of-distribution: flag not_msk when the max softmax probability or the negative energy
     # (logsumexp of the logits; Liu et al., NeurIPS 2020) falls below these. None: off, unless the
     # manifest's metrics carry "ood_min_max_probability" / "ood_min_logsumexp" from calibration.
