@@ -28,7 +28,8 @@ def test_no_anonymous_access_and_roles_are_ordered(labeling):
     assert client.put(label_url, json={"label": "hand", "version": 1}, headers=auth(ADMIN)).status_code == 200
     # Health probes are open: orchestrators call them without credentials.
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"status": "ready"}
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "ready" and ready["dependencies"]["database"] == "ok"
 
 
 BAD_REQUESTS = [
@@ -102,3 +103,30 @@ def test_every_answer_carries_the_security_headers_and_metrics_count_routes_not_
     counted = [x for x in text.splitlines() if x.startswith("samx_labeling_requests_total")]
     assert any('/runs/{run_id}/clusters",status="200"} 2.0' in x for x in counted), counted
     assert run_id not in text  # route templates, never a run's id
+
+
+def test_an_object_store_that_went_away_is_a_json_503_and_readyz_names_it(
+    database_url, archive_s3, kafka_settings, phase1_run
+):
+    from fastapi.testclient import TestClient
+    from samx_cli.stack.ports import free_port
+    from samx_core.reachability import tcp_reachable
+    from samx_core.storage import ObjectStore
+    from samx_labeling.api.app import create_app
+    from samx_labeling.consumer import handle_clustering_completed
+
+    from .conftest import make_context
+
+    gone = archive_s3.model_copy(update={"endpoint": f"127.0.0.1:{free_port()}"})  # nothing listens there
+    context = make_context(database_url, gone, kafka_settings)
+    context.dependency_checks = {"object_store": lambda: tcp_reachable(gone.endpoint, default_port=80)}
+    assert handle_clustering_completed(phase1_run.event, context.sessions, ObjectStore(archive_s3))
+    run_id, cluster = phase1_run.event.run_id, next(iter(phase1_run.cluster_truth))
+    with TestClient(create_app(context, max_request_bytes=MAX_REQUEST_BYTES)) as client:
+        answer = client.get(f"/api/v1/runs/{run_id}/clusters/{cluster}", headers=auth(VIEWER))
+        assert answer.status_code == 503 and "retry" in answer.json()["detail"]
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["dependencies"] == {"database": "ok", "object_store": "down"}
+        assert "object_store" in ready.json()["status"]
+    context.close()

@@ -171,4 +171,8 @@ class ObjectStore:
             raise RetryableError(f"object store unreachable: {exc}") from exc
 
     def presigned_get_url(self, bucket: str, key: str, *, expires: timedelta = timedelta(hours=1)) -> str:
-        return self._client.presigned_get_object(bucket, key, expires=expires)
+        # Signing is local, but the first one of a bucket asks the server for its region.
+        try:
+            return self._client.presigned_get_object(bucket, key, expires=expires)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise RetryableError(f"object store unreachable: {exc}") from exc

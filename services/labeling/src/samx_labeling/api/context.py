@@ -32,6 +32,8 @@ class AppContext:
     consumer_alive: Callable[[], bool] | None = None
     suggestion_min_share: float = 0.6  # LabelingSettings.suggestion_min_share
     image_origins: tuple[str, ...] = ()  # where presigned image URLs point (the page's CSP allows them)
+    # Readiness beyond the database: dependency name -> a bounded check (samx_core.reachability)
+    dependency_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
     _sink: LabelSetSink | None = field(default=None, init=False)
     _sink_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 

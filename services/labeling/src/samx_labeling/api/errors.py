@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from kafka.errors import KafkaError
 from samx_core.bus import PublishFailedError, RetryableError
+from sqlalchemy.exc import OperationalError
 
 from samx_labeling.api.schemas import ErrorBody
 from samx_labeling.domain.errors import ConflictError, InvalidInputError, NotFoundError
@@ -40,6 +41,11 @@ def install_error_handlers(app: FastAPI) -> None:
         # Shaped like FastAPI's own validation errors, so one 422 schema describes both.
         body = {"detail": [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]}
         return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return JSONResponse({"detail": "the labeling database is unavailable; retry"}, status_code=503)
 
     @app.exception_handler(RetryableError)
     @app.exception_handler(PublishFailedError)

@@ -29,11 +29,24 @@ def metrics(request: Request) -> Response:
     responses={503: {"description": "Not ready", "content": {"application/json": {}}}},
 )
 def readyz(context: ContextDep) -> JSONResponse:
+    """Each dependency's state; 503 when any is down, so that no traffic is sent to a pod that can only
+    fail it (a cluster page needs the object store, publishing needs Kafka)."""
+    dependencies = {"database": _database_ok(context)}
+    dependencies |= {name: check() for name, check in context.dependency_checks.items()}
+    if context.consumer_alive is not None:
+        dependencies["consumer"] = context.consumer_alive()
+    down = sorted(name for name, ok in dependencies.items() if not ok)
+    body = {
+        "status": "ready" if not down else f"not ready: {', '.join(down)} down",
+        "dependencies": {name: "ok" if ok else "down" for name, ok in dependencies.items()},
+    }
+    return JSONResponse(body, status_code=503 if down else 200)
+
+
+def _database_ok(context) -> bool:
     try:
         with context.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError:
-        return JSONResponse({"status": "database unreachable"}, status_code=503)
-    if context.consumer_alive is not None and not context.consumer_alive():
-        return JSONResponse({"status": "consumer stopped"}, status_code=503)
-    return JSONResponse({"status": "ready"})
+        return False
+    return True

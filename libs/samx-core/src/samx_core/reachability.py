@@ -1,0 +1,30 @@
+"""Bounded reachability checks for readiness probes: a TCP connection to a dependency, within a timeout.
+
+A probe must answer in about a second whatever the dependency does: a client library's own calls retry
+and back off for tens of seconds. Reachable is what a readiness probe can honestly say; whether the
+credentials work shows in the first real request (a JSON 503 when not)."""
+
+from __future__ import annotations
+
+import socket
+
+
+def _host_port(address: str, default_port: int) -> tuple[str, int]:
+    address = address.split("://", 1)[-1].split("/", 1)[0]
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return address, default_port
+    return host.strip("[]"), int(port)
+
+
+def tcp_reachable(address: str, *, default_port: int, timeout_s: float = 1.0) -> bool:
+    try:
+        with socket.create_connection(_host_port(address, default_port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def any_reachable(addresses: str, *, default_port: int, timeout_s: float = 1.0) -> bool:
+    """For a comma-separated list (Kafka bootstrap servers): one that answers is enough."""
+    return any(tcp_reachable(a.strip(), default_port=default_port, timeout_s=timeout_s) for a in addresses.split(","))
