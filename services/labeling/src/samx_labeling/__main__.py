@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 
 log = logging.getLogger("samx_labeling")
 
@@ -38,13 +39,32 @@ def _serve(args: argparse.Namespace) -> int:
         consumer.start()
     app = create_app(context, max_request_bytes=settings.labeling.max_request_bytes)
     port = args.port if args.port is not None else settings.labeling.port
+    stop = threading.Event()
+    relay = threading.Thread(
+        target=announce_loop, args=(context, settings.labeling.announce_retry_s, stop), name="outbox", daemon=True
+    )
+    relay.start()
     try:
         uvicorn.run(app, host=settings.labeling.host, port=port, log_level="warning", access_log=False)
     finally:
+        stop.set()
         if consumer is not None:
             consumer.stop()
         context.close()
     return 0
+
+
+def announce_loop(context, every_s: float, stop: threading.Event) -> None:
+    """The outbox relay: label sets published while Kafka was down are announced when it is back."""
+    from samx_labeling.domain.publishing import announce_pending
+
+    while not stop.wait(every_s):
+        try:
+            with context.sessions() as session:
+                if announced := announce_pending(session, context.sink()):
+                    log.info("announced %d pending label set(s)", announced)
+        except Exception:  # the object store or database down: the next round tries again
+            log.warning("outbox round failed", exc_info=True)
 
 
 def _migrate(_: argparse.Namespace) -> int:

@@ -57,6 +57,10 @@ class LabelingSettings(BaseSettings):
     # A suggestion that fewer of a cluster's known radiographs agree with names a mixed cluster: accepting
     # it takes an explicit confirmation (API and page), and the unattended demo leaves it alone.
     suggestion_min_share: float = Field(default=0.6, ge=0.0, le=1.0)
+    announce_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="Wait for Kafka's ack of labels.published"
+    )
+    announce_retry_s: float = Field(default=10.0, gt=0, description="How often pending label sets are announced again")
 
     def token_grants(self) -> dict[str, TokenGrant]:
         """The token table, validated. Raises ``ValueError`` with a message fit for an operator."""

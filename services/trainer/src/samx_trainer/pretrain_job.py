@@ -169,7 +169,67 @@ def export_run(run: PretrainRun, corpus: Corpus, cfg: PretextConfig, name: str, 
         },
         "history": run.history,
     }
-    return export(run.model, name, description, image_size=cfg.image_size)
+    shipped = export(run.model, name, description, image_size=cfg.image_size)
+    shipped.path.with_suffix(".md").write_text(model_card(shipped))
+    return shipped
+
+
+_OPEN_LICENSES = ("CC BY 4.0", "NIH: no restrictions on use")
+
+
+def model_card(shipped: ShippedBackbone) -> str:
+    """The card beside the weights: what they are, what they saw under which terms, how they were made."""
+    d = shipped.card
+    sources = d["corpus"]["sources"]
+    restricted = [s for s in sources if s["license"] not in _OPEN_LICENSES]
+    last = d["history"][-1] if d["history"] else {}
+    rows = "\n".join(f"| {s['source']} | {s['images']} | {s['license']} | {s['dataset']} |" for s in sources)
+    terms = (
+        "**Research use only.** Some sources carry research-only or non-commercial terms ("
+        + ", ".join(s["source"] for s in restricted)
+        + "); so do these weights. Retrain without them (`corpus.csv` lists each image's source) for other uses."
+        if restricted
+        else "All sources are under open terms (CC BY 4.0 or NIH, no restrictions); cite them."
+    )
+    recipe, nan, regions = d["recipe"], float("nan"), ", ".join(d["corpus"]["regions"])
+    return f"""# Model card: `{shipped.name}`
+
+SAM-X's own radiograph backbone: the starting weights of phase 1 (`SAMX_TRAINER_INIT`, default the newest
+shipped backbone), from which phase 2 fine-tunes. Loaded by name from this package, never from the network;
+`{shipped.path.name}` must have sha256 `{shipped.sha256}` (checked at every load).
+
+## What it is
+- {shipped.arch} (torchvision, 1-channel input, no ImageNet weights), with its SimCLR projection head
+  ({shipped.proj_hidden} -> {shipped.proj_dim}); fp16 safetensors, {d["bytes"] / 2**20:.1f} MiB.
+- Trained at {shipped.image_size} x {shipped.image_size} px on {recipe["device"]} for {recipe["epochs_trained"]} epochs
+  of the {recipe["pretext"]["epochs"]}-epoch schedule (batch {recipe["pretext"]["batch_size"]}).
+- Objective: {recipe["objective"]}. Sampling: {recipe["sampling"]}.
+- Last epoch: NT-Xent {last.get("contrastive", nan):.3f}, region cross entropy {last.get("region", nan):.3f},
+  region accuracy on augmented views {last.get("region_accuracy", nan):.2f}.
+
+## What it saw
+{d["corpus"]["images"]} public radiographs (longest side 160 px), regions {regions};
+near-duplicates of the SAM-X development set and of every evaluation set kept aside were removed from the corpus before.
+
+| source | images | terms | data set |
+| --- | --- | --- | --- |
+{rows}
+
+{terms}
+
+## Intended use and limits
+- Intended: the start of phase 1 on a hospital's archive of projection radiographs (CR/DX), adapted there by
+  SimCLR (`adapt`) or used as it is (`frozen`, for machines without a GPU); not a diagnostic model.
+- The corpus shows no pelvis, hip, elbow, wrist, ankle, foot or abdomen source, and its knees are CLAHE-enhanced
+  joint crops: features for those regions come from what transfers, which is why phase 1 adapts it.
+- Mostly adult chest films and pediatric hands/chests: expect weaker features for rare views.
+- How it compares with training from scratch on the development data: `bench/backbone.md` and the issue note.
+
+## Retrain
+`uv run samx-trainer pretrain --data ../shared/datasets/pretrain-corpus --size {shipped.image_size} --epochs
+{recipe["pretext"]["epochs"]} [--budget-min M]` (resumes from `.samx/pretrain/{shipped.name}.pt`), then commit the new
+`.safetensors`, `.json` and `.md` in place of the old ones.
+"""
 
 
 def pretext_config(size: int, epochs: int, batch_size: int) -> PretextConfig:

@@ -19,10 +19,12 @@ class EventPublisher:
     the event is durable (before committing their own input offsets) call ``flush``, which raises
     ``PublishFailedError`` if any event since the previous flush was not acknowledged."""
 
-    def __init__(self, settings: KafkaSettings, *, linger_ms: int = 5) -> None:
+    def __init__(self, settings: KafkaSettings, *, linger_ms: int = 5, max_block_s: float = 60.0) -> None:
+        """``max_block_s``: how long ``publish`` may wait for the broker's metadata (a down broker)."""
         self._settings = settings
         self._producer = KafkaProducer(
             **settings.client_kwargs(),
+            max_block_ms=int(max_block_s * 1000),
             acks="all",
             enable_idempotence=True,
             retries=2**31 - 1,

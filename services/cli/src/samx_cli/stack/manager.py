@@ -129,6 +129,13 @@ class LocalStack:
         self.process(name).stop()
         self._start(name, self.servers(config)[name])
 
+    def stop_component(self, name: str) -> None:
+        """Stops one component, keeping its ports and data for ``start_component`` (fault tests)."""
+        self.process(name).stop()
+
+    def start_component(self, name: str) -> None:
+        self._start(name, self.servers(self._config())[name])
+
     def down(self) -> list[str]:
         """Stops the services started against this stack (ingest workers, ...) first, then the stack."""
         services = sorted(p.stem for p in (self.state_dir / "pids").glob("*.pid") if p.stem not in ALL_COMPONENTS)

@@ -48,7 +48,12 @@ def build_context(settings: ServiceSettings, *, consumer_alive=None) -> AppConte
     store = ObjectStore(settings.s3)
 
     def sink() -> ArchiveLabelSetSink:
-        return ArchiveLabelSetSink.connect(store, settings.kafka, archive_bucket=settings.s3.archive_bucket)
+        return ArchiveLabelSetSink.connect(
+            store,
+            settings.kafka,
+            archive_bucket=settings.s3.archive_bucket,
+            announce_timeout_s=settings.labeling.announce_timeout_s,
+        )
 
     return AppContext.with_tokens(
         settings.labeling.token_grants(),

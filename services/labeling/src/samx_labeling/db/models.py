@@ -142,6 +142,9 @@ class LabelSet(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     published_by: Mapped[str] = mapped_column(String(128))
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The outbox: null until labels.published is acknowledged by the broker (then never changed again).
+    announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    object_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)  # size of the stored JSON
 
 
 class Suggestion(Base):

@@ -49,8 +49,15 @@ class Phase1Artifacts(Protocol):
     def image_records(self, image_ids: list[str]) -> dict[str, ImageRecord]: ...
 
 
+class AnnounceFailed(Exception):
+    """The event bus did not acknowledge an announcement (down, or too slow): retry later."""
+
+
 class LabelSetSink(Protocol):
-    """Stores a frozen label set and announces it; both must be durable before ``publish`` returns."""
+    """Stores a frozen label set (before its commit) and announces it (after; ``AnnounceFailed`` when the
+    bus does not acknowledge in time)."""
+
+    bucket: str
 
     def store(self, run_id: str, version: int, document: dict) -> PublishedObject: ...
 

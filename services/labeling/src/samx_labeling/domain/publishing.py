@@ -1,11 +1,17 @@
-"""Freezing a run's names into an immutable, versioned label set.
+"""Freezing a run's names into an immutable, versioned label set, through an outbox.
 
-The label set is stored (archive bucket) and announced (``labels.published``) before the database
-commits it, so a version that the API returns is always durable in both places; when either fails the
-transaction rolls back and the same version number is free for the next try. Two publishes racing for
-one version collide on the (run, version) key and the loser gets a conflict."""
+Publishing claims version N (the (run, version) key: two publishes racing for one version collide and
+the loser gets a conflict), stores the document in the archive bucket and commits: from then on version
+N exists and is never rewritten. Only then is ``labels.published`` announced; once the broker has
+acknowledged it the row is marked ``announced_at``. When the broker is down the label set stays
+published and pending: ``announce_pending`` (after every publish, and every few seconds in the service)
+announces it when Kafka is back, with the same event id, so a retried announcement is deduped downstream.
+A failure before the commit (object store down) rolls everything back and leaves version N free.
+"""
 
 from __future__ import annotations
+
+import logging
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +20,9 @@ from sqlalchemy.orm import Session
 from samx_labeling.db.models import AuditEntry, Cluster, LabelSet, Member, utcnow
 from samx_labeling.domain.errors import ConflictError, NotFoundError
 from samx_labeling.domain.labeling import get_run
-from samx_labeling.domain.ports import LabelSetSink
+from samx_labeling.domain.ports import AnnounceFailed, LabelSetSink, PublishedObject
+
+log = logging.getLogger(__name__)
 
 
 def label_set_document(run_id: str, version: int, who: str, clusters: list[Cluster]) -> dict:
@@ -42,6 +50,7 @@ def label_set_document(run_id: str, version: int, who: str, clusters: list[Clust
 
 
 def publish(session: Session, run_id: str, who: str, sink: LabelSetSink, *, allow_incomplete: bool) -> LabelSet:
+    """Version N+1, committed; announced if the broker acknowledges in time (``row.announced_at``)."""
     get_run(session, run_id)
     clusters = list(session.scalars(select(Cluster).where(Cluster.run_id == run_id).order_by(Cluster.cluster)))
     undecided = [c.cluster for c in clusters if c.size > 0 and c.label is None and not c.discarded]
@@ -63,12 +72,13 @@ def publish(session: Session, run_id: str, who: str, sink: LabelSetSink, *, allo
         sha256="",
         published_by=who,
         published_at=utcnow(),
+        announced_at=None,
     )
     try:
         session.add(row)
         session.flush()  # claims the version now; a concurrent publish of the same version fails here
         stored = sink.store(run_id, version, document)
-        row.object_key, row.sha256 = stored.key, stored.sha256
+        row.object_key, row.sha256, row.object_bytes = stored.key, stored.sha256, stored.size_bytes
         session.add(
             AuditEntry(
                 run_id=run_id,
@@ -80,7 +90,6 @@ def publish(session: Session, run_id: str, who: str, sink: LabelSetSink, *, allo
                 after={"version": version, "classes": document["classes"]},
             )
         )
-        sink.announce(run_id, version, stored, document)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -88,7 +97,30 @@ def publish(session: Session, run_id: str, who: str, sink: LabelSetSink, *, allo
     except Exception:
         session.rollback()
         raise
+    announce_pending(session, sink)
+    session.refresh(row)
     return row
+
+
+def announce_pending(session: Session, sink: LabelSetSink) -> int:
+    """Announces every committed, not yet announced label set, oldest first; stops at the first failure
+    (the broker is down: the rest waits for the next try). Returns how many were announced."""
+    pending = session.scalars(
+        select(LabelSet).where(LabelSet.announced_at.is_(None)).order_by(LabelSet.published_at, LabelSet.version)
+    )
+    done = 0
+    for row in list(pending):
+        stored = PublishedObject(sink.bucket, row.object_key, row.sha256, row.object_bytes or 0)
+        try:
+            sink.announce(row.run_id, row.version, stored, row.document)
+        except AnnounceFailed as exc:
+            log.warning("label set %s v%d stays pending: %s", row.run_id, row.version, exc)
+            session.rollback()
+            return done
+        row.announced_at = utcnow()
+        session.commit()
+        done += 1
+    return done
 
 
 def get_label_set(session: Session, run_id: str, version: int) -> LabelSet:

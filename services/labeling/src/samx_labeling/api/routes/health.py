@@ -18,7 +18,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/metrics", summary="Request counts and latencies (Prometheus text; no patient data)")
+@router.get("/metrics", include_in_schema=False)  # Prometheus text for the scraper, not an API operation
 def metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)
 

@@ -39,7 +39,11 @@ def _summary(row: LabelSet) -> LabelSetSummary:
     "/publish",
     summary="Freeze the names into label set N+1, store it in the archive and announce labels.published",
     status_code=status.HTTP_201_CREATED,
-    responses={**CONFLICT, **UNAVAILABLE},
+    responses={
+        **CONFLICT,
+        **UNAVAILABLE,
+        202: {"description": "Published (stored and committed); labels.published pending until Kafka is back"},
+    },
     response_model=LabelSetDocument,
 )
 def post_publish(
@@ -50,8 +54,12 @@ def post_publish(
     allow_incomplete: Annotated[bool, Query(description="Publish although some clusters are undecided")] = False,
 ) -> JSONResponse:
     row = publish(session, run_id, user.user, context.sink(), allow_incomplete=allow_incomplete)
-    # The stored document as it is, byte for byte what the archive holds (no re-serialization).
-    return JSONResponse(row.document, status_code=status.HTTP_201_CREATED)
+    # The stored document as it is, byte for byte what the archive holds (no re-serialization). 202 when
+    # it is published (stored, committed, version N taken for good) but not yet announced: Kafka is down,
+    # and the service announces it when the broker is back.
+    if row.announced_at is None:
+        return JSONResponse(row.document, status_code=status.HTTP_202_ACCEPTED, headers={"SAMX-Announced": "pending"})
+    return JSONResponse(row.document, status_code=status.HTTP_201_CREATED, headers={"SAMX-Announced": "yes"})
 
 
 @router.get("/labelsets", summary="Published label sets of the run")
