@@ -69,3 +69,31 @@ def test_the_probe_measures_also_when_first_asked_inside_no_grad():
 def test_bf16_asked_for_is_bf16_even_where_the_probe_would_not_choose_it():
     policy = resolve_policy(CPU, "bf16")
     assert (policy.bf16, policy.channels_last) == (True, True)
+
+
+def _agree(rank: int, init_file: str, out_dir: str) -> None:
+    import json
+
+    import torch.distributed as dist
+    from samx_ml.compute import ComputePolicy, agreed_policy
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    try:
+        # what two ranks of a busy machine measured: they disagree on the layout
+        mine = ComputePolicy(torch.device("cpu"), bf16=False, channels_last=rank == 0, probe={"rank": rank})
+        agreed = agreed_policy(mine)
+        with open(f"{out_dir}/{rank}.json", "w") as handle:
+            json.dump({"channels_last": agreed.channels_last, "bf16": agreed.bf16, "probe": agreed.probe}, handle)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ranks_that_measured_differently_adopt_rank_zeros_policy(tmp_path):
+    """DDP refuses a model whose parameter strides differ across ranks (channels_last on one only)."""
+    import json
+
+    import torch.multiprocessing as mp
+
+    mp.spawn(_agree, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    agreed = [json.loads((tmp_path / f"{rank}.json").read_text()) for rank in (0, 1)]
+    assert agreed[0] == agreed[1] == {"channels_last": True, "bf16": False, "probe": {"rank": 0}}

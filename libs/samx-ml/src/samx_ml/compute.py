@@ -155,3 +155,19 @@ def _cpu_has_bf16_kernels() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+def agreed_policy(policy: ComputePolicy) -> ComputePolicy:
+    """Rank 0's policy on every rank of a distributed group (the policy itself where there is none).
+
+    Each rank measures its own policy, and on a busy machine two ranks can measure differently: one in
+    channels_last, one not. DDP then refuses the model (parameter strides differ across processes), so
+    the ranks adopt rank 0's choice before the model is wrapped."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return policy
+    choice = [(policy.bf16, policy.channels_last, policy.probe)]
+    dist.broadcast_object_list(choice, src=0)
+    bf16, channels_last, probe = choice[0]
+    return ComputePolicy(policy.device, bf16, channels_last, probe)

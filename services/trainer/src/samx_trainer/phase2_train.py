@@ -38,7 +38,7 @@ from samx_ml.classifier import (
     classifier_optimizer,
     predict_proba,
 )
-from samx_ml.compute import ComputePolicy, resolve_policy
+from samx_ml.compute import ComputePolicy, agreed_policy, resolve_policy
 from samx_ml.profiles import ClassifierConfig
 from samx_ml.runtime import Progress, setup_device
 
@@ -133,7 +133,7 @@ def train_loop(config: dict) -> None:
     torch.set_num_threads(max(1, int(config.get("threads", 1))))
     device = ray.train.torch.get_device()
     setup_device(device)
-    policy = resolve_policy(device, config.get("precision", "auto"))
+    policy = agreed_policy(resolve_policy(device, config.get("precision", "auto")))
     images, targets = ray.get(config["images"]), ray.get(config["targets"])
     backbone_state = ray.get(config["backbone"])
     done: dict[str, dict] = {}

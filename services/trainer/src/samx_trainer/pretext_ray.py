@@ -28,7 +28,7 @@ import ray.train.torch
 import torch
 from samx_ml.augment import AugmentConfig
 from samx_ml.backbone import Backbone
-from samx_ml.compute import resolve_policy
+from samx_ml.compute import agreed_policy, resolve_policy
 from samx_ml.pretext import pretext_epoch, simclr_optimizer
 from samx_ml.pretrained import ShippedBackbone, load_into, shipped_backbones, shipped_model
 from samx_ml.profiles import PretextConfig
@@ -107,7 +107,7 @@ def train_loop(config: dict) -> None:
     torch.manual_seed(config.get("seed", 0) + rank)
     device = ray.train.torch.get_device()
     setup_device(device)
-    policy = resolve_policy(device, config.get("precision", "auto"))
+    policy = agreed_policy(resolve_policy(device, config.get("precision", "auto")))
     source: ImageSource = config["source"]
     shard = source.shard(rank, world, Path(config["spool"]))  # (n, 1, S, S) uint8 on disk
     progress: TrainingProgress = config["progress"]
