@@ -80,3 +80,21 @@ def test_short_secrets_and_unreadable_headers_are_refused():
     with pytest.raises(DeidentificationFailed) as failure:
         Deidentifier(SECRET)(b"DICM" * 8)
     assert "(" in str(failure.value)
+
+
+def test_a_bare_data_set_is_de_identified_and_stored_as_part_10():
+    """Ingest accepts DICOM data sets without the Part 10 header; the stored file gets one."""
+    import pydicom.filewriter
+    from pydicom.filebase import DicomBytesIO
+
+    ds = pydicom.dcmread(io.BytesIO(identifying_dicom([]).data))
+    buffer = DicomBytesIO()
+    buffer.is_little_endian, buffer.is_implicit_VR = True, False
+    pydicom.filewriter.write_dataset(buffer, ds)
+    bare = buffer.getvalue()
+    assert bare[128:132] != b"DICM"
+    out = Deidentifier(SECRET)(bare).data
+    assert out[128:132] == b"DICM"
+    decoded = decode_radiograph(out)
+    assert decoded.tags.patient_identity_removed is True and decoded.tags.patient_id != "MRN-20261201-4711"
+    assert np.array_equal(decoded.pixels, decode_radiograph(bare).pixels)

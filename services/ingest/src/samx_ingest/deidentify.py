@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import pydicom
 from dicognito import __version__ as dicognito_version
 from dicognito.anonymizer import Anonymizer
-from pydicom import valuerep
-from pydicom.dataset import Dataset
+from pydicom import uid, valuerep
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 
 PROFILE_CODES = (
@@ -121,6 +121,7 @@ class Deidentifier:
     def __call__(self, data: bytes) -> Deidentified:
         try:
             ds = pydicom.dcmread(io.BytesIO(data), force=True)
+            _ensure_file_meta(ds)
             burned_in = burned_in_annotation(ds)
             self._apply(ds, burned_in)
             out = io.BytesIO()
@@ -168,6 +169,23 @@ def _strip(ds: Dataset) -> None:
         if element.VR == "SQ":
             for item in element.value:
                 _strip(item)
+
+
+def _ensure_file_meta(ds: Dataset) -> None:
+    """A bare data set (no Part 10 header, which ingest accepts) gets one, so it is stored as Part 10."""
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and "TransferSyntaxUID" in meta:
+        return
+    implicit, little = ds.original_encoding
+    syntax = {
+        (True, True): uid.ImplicitVRLittleEndian,
+        (False, True): uid.ExplicitVRLittleEndian,
+        (False, False): uid.ExplicitVRBigEndian,
+    }.get((bool(implicit), bool(little)), uid.ExplicitVRLittleEndian)
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = syntax
+    ds.file_meta.MediaStorageSOPClassUID = ds.get("SOPClassUID", uid.SecondaryCaptureImageStorage)
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID", uid.generate_uid())
 
 
 def _drop_unreadable_dates(ds: Dataset) -> None:
