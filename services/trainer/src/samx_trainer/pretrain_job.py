@@ -223,7 +223,7 @@ near-duplicates of the SAM-X development set and of every evaluation set kept as
 - The corpus shows no pelvis, hip, elbow, wrist, ankle, foot or abdomen source, and its knees are CLAHE-enhanced
   joint crops: features for those regions come from what transfers, which is why phase 1 adapts it.
 - Mostly adult chest films and pediatric hands/chests: expect weaker features for rare views.
-- How it compares with training from scratch on the development data: `bench/backbone.md` and the issue note.
+- How it compares with training from scratch on the development data: `bench/results/backbone.md` and the issue note.
 
 ## Retrain
 `uv run samx-trainer pretrain --data ../shared/datasets/pretrain-corpus --size {shipped.image_size} --epochs
