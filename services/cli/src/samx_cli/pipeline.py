@@ -95,6 +95,19 @@ def name_clusters_by_suggestions(labeling: ServiceClient, run_id: str, data: Pat
     upload = labeling.post(f"/api/v1/runs/{run_id}/suggestions", body=body, content_type="text/csv")
     accepted = labeling.post(f"/api/v1/runs/{run_id}/suggestions/accept", {})
     progress = labeling.get(f"/api/v1/runs/{run_id}/progress")
+    if progress["classes"] < 2 and accepted["below_threshold"]:
+        # Fewer than two agreed names cannot train a classifier (a small archive in few clusters mixes
+        # regions): take the rest too, explicitly confirmed, and say which names a radiologist must check.
+        console.print(
+            f"[yellow]unattended: only {progress['classes']} class(es) from suggestions at or above "
+            f"{accepted['min_share']:.0%} agreement; accepting the {accepted['below_threshold']} below it "
+            "(confirmed) so that phase 2 has classes to learn; a radiologist should check those clusters[/yellow]"
+        )
+        below = labeling.post(
+            f"/api/v1/runs/{run_id}/suggestions/accept", {"min_share": 0.0, "confirm_below_threshold": True}
+        )
+        accepted = {**accepted, "accepted": accepted["accepted"] + below["accepted"]}
+        progress = labeling.get(f"/api/v1/runs/{run_id}/progress")
     console.print(
         f"unattended: the suggestions from {rows} known labels play the radiologist "
         f"({upload['clusters_suggested']} clusters suggested; {accepted['accepted']} named, those that at least "
