@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 import ray  # noqa: E402
 import torch  # noqa: E402
 from run_method import Clock, load_data, load_phase1, phase1  # noqa: E402
+from samx_core.archive import LabelSetCluster, LabelSetDocument  # noqa: E402
 from samx_ml import metrics as M  # noqa: E402
 from samx_ml.backbone import Backbone  # noqa: E402
 from samx_ml.classifier import Classifier, predict_proba  # noqa: E402
@@ -101,9 +102,15 @@ def main() -> int:
     labels, fit, test = d["labels"], d["fit"], d["test"]
     fit_y, test_y = labels.subset(fit), labels.subset(test)
     names = p1["names"]  # (K,) class index or -1 (no labeled member: discarded)
-    doc = {"run_id": "bench", "version": 1, "published_by": "bench", "clusters": []}
-    for k, n in enumerate(names):
-        doc["clusters"].append({"cluster": k, "label": labels.classes[n] if n >= 0 else None, "discarded": n < 0})
+    doc = LabelSetDocument(
+        run_id="bench",
+        version=1,
+        published_by="bench",
+        clusters=[
+            LabelSetCluster(cluster=k, label=labels.classes[n] if n >= 0 else None, discarded=n < 0)
+            for k, n in enumerate(names)
+        ],
+    ).model_dump(mode="json")
     assignments = {str(i): int(c) for i, c in enumerate(p1["fit_clusters"])}
     injected = inject_labels(LabelSet.from_document(doc), assignments)
     keep = np.array([int(i) for i in injected.image_ids])

@@ -59,7 +59,7 @@ def bare_rate(engine: ModelEngine, files: list[bytes], batch: int, seconds: floa
     return done / (time.perf_counter() - t0)
 
 
-async def http_load(url: str, path: str, files: list[bytes], clients: int, requests: int) -> dict:
+async def http_load(url: str, path: str, files: list[bytes], clients: int, requests: int, token: str) -> dict:
     latencies: list[float] = []
     failures = 0
     counter = iter(range(requests))
@@ -73,7 +73,8 @@ async def http_load(url: str, path: str, files: list[bytes], clients: int, reque
             failures += r.status_code != 200
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as http:
+    auth = {"Authorization": f"Bearer {token}"}  # as every client of the API (the stack's serving token)
+    async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits, headers=auth) as http:
         await http.post(path, content=files[0], headers={"content-type": "image/png"})  # warm-up
         t0 = time.perf_counter()
         await asyncio.gather(*(client(http) for _ in range(clients)))
@@ -140,6 +141,7 @@ def main() -> None:
                     torch_threads=args.threads,
                     max_batch_size=args.batch,
                     batch_wait_timeout_s=args.batch_wait_ms / 1000,
+                    tokens=env["SAMX_SERVING_TOKENS"],
                 )
                 deploy(AppArgs.from_settings(settings, s3, model_version="bench"), name="bench")
                 url = f"http://127.0.0.1:{port}"
@@ -150,7 +152,8 @@ def main() -> None:
                     results[kind] = []
                     for c in args.clients:
                         console.print(f"load: {path} with {c} clients, {n} requests")
-                        results[kind].append(asyncio.run(http_load(url, path, files, c, n)))
+                        token = env["SAMX_SERVING_CLIENT_TOKEN"]
+                        results[kind].append(asyncio.run(http_load(url, path, files, c, n, token)))
             finally:
                 serve.shutdown()
                 ray.shutdown()

@@ -2,7 +2,8 @@
 its own local stack (Kafka, MinIO, Ray as processes) and the services as processes (ingest, labeling,
 trainer consumer, Ray Serve, streaming sort). Then, over the services' public interfaces only: the
 labeling API has the run and its published label set, serving classifies and explains real radiographs
-over HTTP and refuses bad input with a 4xx, the sorted index answers by class, and every radiograph has
+over HTTP to its bearer token (and refuses callers without one) and refuses bad input with a 4xx, the
+sorted index answers by class, and every radiograph has
 its ``radiograph.classified`` event. ``samx stack down`` stops every process it started."""
 
 from __future__ import annotations
@@ -71,8 +72,11 @@ def demo(tmp_path_factory):
         # the whole output: a failing step (a child process, say) prints its cause well before its end
         assert run.returncode == 0, run.stdout[-40000:] + "\n--- stderr ---\n" + run.stderr[-40000:]
         result = json.loads((home / "stack" / "demo.json").read_text())
-        kafka = env["SAMX_KAFKA_BOOTSTRAP_SERVERS"] if KIND else _stack_env(home)["SAMX_KAFKA_BOOTSTRAP_SERVERS"]
-        yield run.stdout, result, kafka
+        stack = {} if KIND else _stack_env(home)
+        kafka = env["SAMX_KAFKA_BOOTSTRAP_SERVERS"] if KIND else stack["SAMX_KAFKA_BOOTSTRAP_SERVERS"]
+        # the token the stack made for its serving API; a deployment's from its Secret (k8s/e2e.sh)
+        serving_token = os.environ["SAMX_E2E_SERVING_TOKEN"] if KIND else stack["SAMX_SERVING_CLIENT_TOKEN"]
+        yield run.stdout, result, kafka, {"Authorization": f"Bearer {serving_token}"}
     finally:
         if not KIND:
             down = _samx("stack", "down", env=env, timeout=180)
@@ -87,7 +91,7 @@ def _viewer_token(result: dict) -> str:
 
 
 def test_the_main_job_prints_what_a_user_needs(demo):
-    stdout, result, _ = demo
+    stdout, result, _, _ = demo
     assert result["classified"] == result["n_images"] >= 300
     for needle in ("suggestions", "play the radiologist", "labeling page:", "curl", "/v1/classify", "/v1/explain"):
         assert needle in stdout, needle
@@ -100,7 +104,7 @@ def test_the_main_job_prints_what_a_user_needs(demo):
 
 
 def test_labeling_api_has_the_published_label_set(demo):
-    _, result, _ = demo
+    _, result, _, _ = demo
     auth = {"Authorization": f"Bearer {_viewer_token(result)}"}
     base = result["labeling_url"] + f"/api/v1/runs/{result['run_id']}"
     status, body = _http("GET", base + "/labelsets", headers=auth)
@@ -112,30 +116,33 @@ def test_labeling_api_has_the_published_label_set(demo):
 
 
 def test_serving_classifies_explains_and_refuses_bad_input(demo):
-    _, result, _ = demo
+    _, result, _, auth = demo
     url = result["serving_url"]
     png = sorted((SAMPLE / "images").glob("*.png"))[0].read_bytes()
     status, body = _http("POST", url + "/v1/classify", png, {"Content-Type": "image/png"})
+    assert status == 401 and json.loads(body)["reason"] == "unauthorized", "no anonymous classification"
+    status, body = _http("POST", url + "/v1/classify", png, {"Content-Type": "image/png", **auth})
     assert status == 200, body
     answer = json.loads(body)
     assert answer["model_version"] == result["model_version"]
     assert 0 < answer["top"][0]["probability"] <= 1 and set(answer["flags"]) >= {"uncertain", "not_msk"}
 
-    status, body = _http("POST", url + "/v1/explain", png, {"Content-Type": "image/png"})
+    status, body = _http("POST", url + "/v1/explain", png, {"Content-Type": "image/png", **auth})
     assert status == 200, body
     explanation = json.loads(body)
     assert base64.b64decode(explanation["overlay_png_base64"])[:8] == b"\x89PNG\r\n\x1a\n"
     assert max(max(row) for row in explanation["map"]) > 0
 
     for bad, content_type in ((b"", "image/png"), (b"not a radiograph at all", "application/octet-stream")):
-        status, body = _http("POST", url + "/v1/classify", bad, {"Content-Type": content_type})
+        status, body = _http("POST", url + "/v1/classify", bad, {"Content-Type": content_type, **auth})
         assert 400 <= status < 500, (status, body)
         assert json.loads(body)  # a reason, not an empty page
 
 
 def test_sorted_index_and_classified_events_cover_the_archive(demo):
-    _, result, bootstrap = demo
-    status, body = _http("GET", result["serving_url"] + "/v1/index")
+    _, result, bootstrap, auth = demo
+    assert _http("GET", result["serving_url"] + "/v1/index")[0] == 401  # the archive is not listed to anyone
+    status, body = _http("GET", result["serving_url"] + "/v1/index", headers=auth)
     assert status == 200, body
     counts = json.loads(body)["counts"]
     assert sum(counts.values()) == result["n_images"]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates the kind cluster (if absent), installs KubeRay, builds and loads the images, creates the
-# Secrets with random values (if absent: S3 keys, PostgreSQL password, a labeling admin token), and
+# Secrets with random values (if absent: S3 keys, PostgreSQL password, a labeling admin token, the
+# serving token the sort sends, the ingest pseudonym key), and
 # installs the chart with ci/kind-values.yaml; waits for every rollout and for the serving RayService.
 # Idempotent: re-running upgrades the release.
 set -euo pipefail
@@ -37,6 +38,14 @@ if ! kube -n "$NAMESPACE" get secret samx-labeling-tokens >/dev/null 2>&1; then
   say "creating Secret samx-labeling-tokens: one random admin token (k8s/e2e.sh reads it back)"
   kube -n "$NAMESPACE" create secret generic samx-labeling-tokens \
     --from-literal=tokens.json="{\"$(openssl rand -hex 24)\": {\"user\": \"kind-admin\", \"role\": \"admin\"}}"
+fi
+
+if ! kube -n "$NAMESPACE" get secret samx-serving-tokens >/dev/null 2>&1; then
+  say "creating Secret samx-serving-tokens: one random token of the serving API, sent by the sort (k8s/e2e.sh reads it back)"
+  serving_token="$(openssl rand -hex 24)"
+  kube -n "$NAMESPACE" create secret generic samx-serving-tokens \
+    --from-literal=tokens.json="{\"$serving_token\": {\"user\": \"serving-sort\", \"role\": \"viewer\"}}" \
+    --from-literal=client-token="$serving_token"
 fi
 
 if ! kube -n "$NAMESPACE" get secret samx-ingest-deid >/dev/null 2>&1; then

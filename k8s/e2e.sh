@@ -62,6 +62,9 @@ export SAMX_E2E_SERVING_URL="http://127.0.0.1:$SERVING_PORT"
 SAMX_E2E_LABELING_TOKEN="$(kube -n "$NAMESPACE" get secret samx-labeling-tokens -o jsonpath='{.data.tokens\.json}' \
   | base64 -d | uv run python -c 'import json, sys; print(next(iter(json.load(sys.stdin))))')"
 export SAMX_E2E_LABELING_TOKEN
+# the serving token deploy.sh made (the one the sort sends): serving answers /v1 only to a known token
+SAMX_E2E_SERVING_TOKEN="$(kube -n "$NAMESPACE" get secret samx-serving-tokens -o jsonpath='{.data.client-token}' | base64 -d)"
+export SAMX_E2E_SERVING_TOKEN
 # phase 1/2 run as RayJobs in the cluster: the suite submits them through the launcher
 # (kubectl exec deploy/$RELEASE-trainer-launcher -- python /etc/samx/launcher/rayjob_launcher.py submit ...)
 export SAMX_E2E_KUBE_CONTEXT="kind-$CLUSTER" SAMX_E2E_NAMESPACE="$NAMESPACE" SAMX_E2E_RELEASE="$RELEASE"

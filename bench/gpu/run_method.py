@@ -180,6 +180,8 @@ def phase1(d: dict, prof: Profile, dev: torch.device, clock: Clock, res: dict, o
         "names": names,
         "k": k,
         "confidence_test": test_a["confidence"].cpu().numpy(),
+        "confidence_fit": fit_a["confidence"].cpu().numpy(),
+        "fit_embeddings": bank[0].cpu().numpy(),  # what the trainer stores as embeddings.npy
     }
 
 

@@ -158,6 +158,29 @@ def test_rayservice_gpu_group_follows_the_gpu_block(chart: Path, rendered: dict[
     assert validate_crd({"apiVersion": "ray.io/v1", "kind": "RayService", "metadata": {"name": "x"}, "spec": off}) == []
 
 
+def test_serving_tokens_come_from_a_secret_file_in_every_ray_pod_and_the_sort(
+    chart: Path, rendered: dict[str, Rendered]
+) -> None:
+    for name in VALUES:
+        service = rendered[name].named("RayService", "samx-serving")
+        for where, pod in pod_specs(service):  # the app builder and the Ingress replica may run on any
+            (volume,) = [v for v in pod["volumes"] if v["name"] == "secret-tokens"]
+            assert volume["secret"]["secretName"] == "samx-serving-tokens", (name, where)
+            assert volume["secret"]["items"] == [{"key": "tokens.json", "path": "tokens.json"}]
+            (ray,) = pod["containers"]
+            assert {"name": "secret-tokens", "mountPath": "/etc/samx/serving", "readOnly": True} in ray["volumeMounts"]
+            assert env_of(ray)["SAMX_SERVING_TOKENS"] == "/etc/samx/serving/tokens.json"
+        (sort,) = rendered[name].named("Deployment", "samx-serving-sort")["spec"]["template"]["spec"]["containers"]
+        token_file = "/etc/samx/serving/client-token"  # noqa: S105 (a path, not a secret)
+        assert env_of(sort)["SAMX_SERVING_CLIENT_TOKEN_FILE"] == token_file
+    for item in (
+        "components.serving.env.SAMX_SERVING_TOKENS=x",
+        "components.serving-sort.env.SAMX_SERVING_CLIENT_TOKEN=x",
+    ):
+        proc = helm(*template_args(chart, [], [item]), check=False)
+        assert proc.returncode != 0 and "values don't meet the specifications" in proc.stderr, item
+
+
 def test_serving_network_policy(rendered: dict[str, Rendered]) -> None:
     policy = rendered["gpu"].named("NetworkPolicy", "samx-serving")["spec"]
     sources = [(rule.get("ports"), rule["from"]) for rule in policy["ingress"]]

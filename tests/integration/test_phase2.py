@@ -23,6 +23,7 @@ import pytest
 import ray
 import torch
 from kafka import KafkaProducer
+from samx_core.archive import LabelSetCluster, LabelSetDocument, label_set_key
 from samx_core.bus import EventPublisher, ensure_topics
 from samx_core.bus.reader import EventReader
 from samx_core.events import ClusteringCompleted, DeadLetter, LabelsPublished, ModelPublished, Phase1Requested
@@ -81,13 +82,14 @@ def corpus() -> dict[str, list]:
 
 
 def _labelset(run_id: str) -> dict:
-    clusters = [{"cluster": c, "label": REGIONS[c // 2], "discarded": False, "flagged": False} for c in range(8)]
-    clusters.append({"cluster": 8, "label": None, "discarded": True, "flagged": False})
-    return {"run_id": run_id, "version": 1, "published_by": "radiologist", "clusters": clusters}
+    clusters = [LabelSetCluster(cluster=c, label=REGIONS[c // 2]) for c in range(8)]
+    clusters.append(LabelSetCluster(cluster=8, label=None, discarded=True))
+    document = LabelSetDocument(run_id=run_id, version=1, published_by="radiologist", clusters=clusters)
+    return document.model_dump(mode="json")
 
 
 def _publish_labelset(store: ObjectStore, publisher: EventPublisher, bucket: str, run_id: str) -> None:
-    stored = store.put_json(bucket, f"labelsets/{run_id}/v1.json", _labelset(run_id))
+    stored = store.put_json(bucket, label_set_key(run_id, 1), _labelset(run_id))
     publisher.publish_and_wait(
         LabelsPublished(
             run_id=run_id,
@@ -204,7 +206,7 @@ def test_cli_phase2_without_a_backbone_and_promote_of_a_missing_version_are_clea
 ):
     store = ObjectStore(s3_settings)
     write_phase1_run(store, s3_settings.archive_bucket, "old-run", corpus["train"][:4], with_backbone=False)
-    store.put_json(s3_settings.archive_bucket, "labelsets/old-run/v1.json", _labelset("old-run"))
+    store.put_json(s3_settings.archive_bucket, label_set_key("old-run", 1), _labelset("old-run"))
     for key, value in test_env.items():
         monkeypatch.setenv(key, value)
     assert trainer_main(["phase2", "--run-id", "old-run", "--labelset-version", "1"]) == 2

@@ -1,12 +1,14 @@
 """Serving on a real local Ray (Serve over HTTP on a free loopback port) with real MinIO and Kafka:
-classify and explain real radiographs, bad inputs answered 4xx, hot swap under load without a failed
-request, and the streaming sort (ingested -> classified events -> sorted index -> export)."""
+classify and explain real radiographs, bad inputs answered 4xx, callers without a known bearer token
+answered 401 (the probes open), hot swap under load without a failed request, and the streaming sort
+(ingested -> classified events -> sorted index -> export)."""
 
 from __future__ import annotations
 
 import base64
 import csv
 import io
+import json
 import os
 import socket
 import subprocess
@@ -49,6 +51,9 @@ pytestmark = pytest.mark.integration
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 APP = "samx-serving-test"
+# The module's one serving token (SAMX_SERVING_TOKENS of the deployed app); every client sends it.
+TOKEN = f"samx-serving-test-{uuid.uuid4().hex}"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def _free_port() -> int:
@@ -111,7 +116,8 @@ def serving(stack_env: dict[str, str]) -> Serving:
 
 
 def _settings(**overrides) -> ServingSettings:
-    return ServingSettings(model_num_cpus=1, torch_threads=1, max_batch_size=16, **overrides)
+    tokens = json.dumps({TOKEN: {"user": "samx-test", "role": "viewer"}})
+    return ServingSettings(model_num_cpus=1, torch_threads=1, max_batch_size=16, tokens=tokens, **overrides)
 
 
 def _wait_ready(url: str, version: str, timeout_s: float = 60) -> None:
@@ -153,7 +159,7 @@ def test_classify_and_explain_real_radiographs_over_http(serving, tmp_path):
     first_png = sorted((SAMPLE / "images").glob("*.png"))[0]
     dicom = _with_body_part(build_dicom_from_png(first_png, tags[f"images/{first_png.name}"]), "SKULL")
 
-    with httpx.Client(base_url=serve_url, timeout=60) as http:
+    with httpx.Client(base_url=serve_url, timeout=60, headers=AUTH) as http:
         r_png = http.post("/v1/classify", content=png, headers={"content-type": "image/png"})
         r_dcm = http.post("/v1/classify", content=dicom, headers={"content-type": "application/dicom"})
         assert r_png.status_code == 200, r_png.text
@@ -173,10 +179,16 @@ def test_classify_and_explain_real_radiographs_over_http(serving, tmp_path):
         assert exp.status_code == 200, exp.text
         e = exp.json()
         assert e["class_name"] == a["top"][0]["label"]
+        # Legible: on the radiograph in its own aspect ratio (long side <= 768, never enlarged), a colour bar
+        # beside it; the map from the stage that leaves >= 6 cells at the model's 64 px (layer2: 8 x 8), in [0, 1].
         overlay = Image.open(io.BytesIO(base64.b64decode(e["overlay_png_base64"])))
-        assert overlay.mode == "RGB" and overlay.size == (64, 64)
+        width, height = Image.open(io.BytesIO(png)).size
+        scale = min(1.0, 768 / max(width, height))
+        assert overlay.mode == "RGB" and overlay.size[1] == round(height * scale)
+        assert overlay.size[0] > round(width * scale), "the colour bar"
         raw = np.load(io.BytesIO(base64.b64decode(e["map_npy_base64"])))
-        assert raw.shape == (2, 2) and np.allclose(raw, np.array(e["map"]), atol=1e-5)
+        assert e["target_layer"] == "backbone.net.layer2" and raw.shape == (8, 8)
+        assert np.allclose(raw, np.array(e["map"]), atol=1e-5) and raw.max() <= 1.0 and e["map_peak"] >= 0
         other = a["top"][1]["label"]
         e2 = http.post(f"/v1/explain?class_name={other}", content=png, headers={"content-type": "image/png"}).json()
         assert e2["class_name"] == other
@@ -206,6 +218,27 @@ def test_classify_and_explain_real_radiographs_over_http(serving, tmp_path):
         assert http.post("/v1/classify", json={"image_id": "img-" + "0" * 32}).status_code == 404
         assert http.post("/v1/classify", json={"image_id": "../etc"}).status_code == 422
         assert http.get("/healthz").status_code == 200
+
+
+def test_the_api_asks_for_a_known_bearer_token_and_the_probes_do_not(serving):
+    version = _version()
+    publish_random_model(serving.registry, version, seed=6)
+    serving.deploy(version)
+    png = _sample_pngs(1)[0]
+    with httpx.Client(base_url=serving.url, timeout=60) as http:
+        for headers, detail in (
+            ({}, "missing bearer token"),
+            ({"Authorization": f"Bearer {uuid.uuid4().hex}{uuid.uuid4().hex}"}, "unknown token"),
+        ):
+            for method, path in (("POST", "/v1/classify"), ("POST", "/v1/explain"), ("GET", "/v1/index")):
+                r = http.request(method, path, content=png, headers={"content-type": "image/png", **headers})
+                assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", (path, r.text)
+                assert r.json() == {"status": 401, "reason": "unauthorized", "detail": detail}
+            archived = http.post("/v1/classify", json={"image_id": "img-" + "0" * 32}, headers=headers)
+            assert archived.status_code == 401, "no archived radiograph is read without a token"
+        assert http.get("/readyz").json() == {"status": "ready", "model_version": version}
+        assert http.get("/healthz").status_code == 200
+        assert http.get("/v1/model", headers=AUTH).json()["version"] == version
 
 
 class _Consumers:
@@ -259,7 +292,7 @@ def test_hot_swap_under_load_fails_no_request(serving, consumers):
     stop_clients = threading.Event()
 
     def hammer(i: int) -> None:
-        with httpx.Client(base_url=serving.url, timeout=60) as http:
+        with httpx.Client(base_url=serving.url, timeout=60, headers=AUTH) as http:
             n = 0
             while not stop_clients.is_set():
                 r = http.post("/v1/classify", content=pngs[(i + n) % len(pngs)], headers={"content-type": "image/png"})
@@ -313,7 +346,7 @@ def test_streaming_sort_indexes_reclassifies_and_exports(
     }
     ingest_workers(1, extra_env=buckets)
     store = serving.store
-    classifier = HttpClassifier(serving.url)
+    classifier = HttpClassifier(serving.url, token=TOKEN)
     sorter = RadiographSorter(
         classifier, SortedIndex(store, serving.s3.archive_bucket), consumers.publisher, store, serving.s3.archive_bucket
     )
@@ -340,7 +373,7 @@ def test_streaming_sort_indexes_reclassifies_and_exports(
                 break
     assert len(ingested) == len(pngs) and set(first) == ingested, "every ingested radiograph is classified"
 
-    with httpx.Client(base_url=serving.url, timeout=60) as http:
+    with httpx.Client(base_url=serving.url, timeout=60, headers=AUTH) as http:
         overview = http.get("/v1/index").json()
         assert overview["model_version"] == v1 and sum(overview["counts"].values()) == len(pngs)
         some = next(iter(first.values()))
@@ -410,7 +443,7 @@ def test_model_replicas_scale_out_under_load_and_back_with_no_failed_request(ser
     stop = threading.Event()
 
     def client(i: int) -> None:
-        with httpx.Client(base_url=serving.url, timeout=60) as http:
+        with httpx.Client(base_url=serving.url, timeout=60, headers=AUTH) as http:
             n = 0
             while not stop.is_set():
                 r = http.post("/v1/classify", content=pngs[(i + n) % 8], headers={"content-type": "image/png"})

@@ -239,8 +239,14 @@ def build_phase1_run(
         "application/json",
     )
     put("image_ids.json", json.dumps(ids).encode(), "application/json")
-    centers = np.random.default_rng(seed).normal(size=(k, 16)).astype(np.float32)
-    embeddings = np.stack([centers[cluster_of[i]] for i in ids]) + 0.1
+    # Embeddings follow the true region (what a good pretext learns) with a pull toward the assigned
+    # cluster and some noise: a cluster holding misplaced radiographs separates when split.
+    rng_np = np.random.default_rng(seed)
+    region_centre = {name: 3.0 * rng_np.normal(size=16) for name in sorted(by_class)}
+    cluster_pull = rng_np.normal(size=(k, 16))
+    embeddings = np.stack(
+        [region_centre[primary[i]] + 0.3 * cluster_pull[cluster_of[i]] + 0.1 * rng_np.normal(size=16) for i in ids]
+    )
     buffer = io.BytesIO()
     np.save(buffer, embeddings.astype(np.float32), allow_pickle=False)
     put("embeddings.npy", buffer.getvalue(), "application/octet-stream")

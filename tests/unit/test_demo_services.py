@@ -1,13 +1,19 @@
-"""The demo's two targets: services it starts here, or a deployment's (all three variables or none)."""
+"""The demo's two targets: services it starts here, or a deployment's (all three variables or none); the
+serving token the local stack makes for its serving API and the clients of it."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import shlex
 
 import pytest
+from samx_cli.main import app
 from samx_cli.pipeline import known_labels_csv
-from samx_cli.services import deployed_services, labeling_tokens
+from samx_cli.services import deployed_services, labeling_tokens, serving_client_token
+from samx_cli.stack.manager import LocalStack
+from samx_core.auth import parse_token_grants
+from typer.testing import CliRunner
 
 
 def test_no_variables_means_local_services(monkeypatch):
@@ -43,3 +49,28 @@ def test_known_labels_become_sha256_suggestions(tmp_path):
     body, rows = known_labels_csv(tmp_path)
     assert rows == 1
     assert body.decode().splitlines() == ["sha256,labels", f"{hashlib.sha256(b'first').hexdigest()},hand;wrist"]
+
+
+def test_the_stack_makes_one_serving_token_and_exports_it_for_the_api_and_its_clients(tmp_path):
+    stack = LocalStack(tmp_path / "build", tmp_path / "stack", say=lambda _m: None)
+    env = stack.up(())  # no component: only the stack's config and environment
+    assert stack.up(())["SAMX_SERVING_CLIENT_TOKEN"] == env["SAMX_SERVING_CLIENT_TOKEN"], "made once per machine"
+    assert f"SAMX_SERVING_CLIENT_TOKEN={env['SAMX_SERVING_CLIENT_TOKEN']}" in stack.env_file.read_text()
+    grants = parse_token_grants(env["SAMX_SERVING_TOKENS"], setting_name="SAMX_SERVING_TOKENS")
+    assert {t: (g.user, g.role) for t, g in grants.items()} == {
+        env["SAMX_SERVING_CLIENT_TOKEN"]: ("samx-local", "viewer")
+    }
+    assert serving_client_token(env) == env["SAMX_SERVING_CLIENT_TOKEN"]
+    with pytest.raises(SystemExit, match="no serving token"):
+        serving_client_token({"SAMX_SERVING_CLIENT_TOKEN": env["SAMX_SERVING_CLIENT_TOKEN"]})
+
+
+def test_samx_env_quotes_the_json_of_the_serving_tokens(tmp_path, monkeypatch):
+    tokens = '{"a-long-local-token-0123456789":{"user":"samx-local","role":"viewer"}}'
+    (tmp_path / "stack").mkdir()
+    (tmp_path / "stack" / "stack.env").write_text(f"SAMX_SERVING_TOKENS={tokens}\n")
+    monkeypatch.setenv("SAMX_HOME", str(tmp_path))
+    monkeypatch.delenv("SAMX_SERVING_TOKENS", raising=False)
+    out = CliRunner().invoke(app, ["env"]).stdout
+    (line,) = [line for line in out.splitlines() if "SAMX_SERVING_TOKENS" in line]
+    assert shlex.split(line) == ["export", f"SAMX_SERVING_TOKENS={tokens}"]

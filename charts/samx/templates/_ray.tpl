@@ -4,8 +4,8 @@ as every other component; their images derive from rayproject/ray (user 1000:100
 so nothing is installed at start (no runtimeEnv). ------------------------------------------------ */}}
 
 {{/* The pod template of one Ray group; call with (dict "root" $ "component" name "spec" spec
-"group" group "head" bool "serve" bool). spec: image, uses, env, talksTo; group: resources, gpu,
-shmSize, tmpSize. */}}
+"group" group "head" bool "serve" bool). spec: image, uses, env, talksTo, secretFiles; group:
+resources, gpu, shmSize, tmpSize. */}}
 {{- define "samx.ray.podTemplate" -}}
 {{- $root := .root -}}
 {{- $spec := .spec -}}
@@ -47,6 +47,9 @@ spec:
         # Ray writes its session (logs, sockets, spilled objects) under /tmp/ray
         - { name: tmp, mountPath: /tmp }
         - { name: dshm, mountPath: /dev/shm }
+        {{- range $spec.secretFiles }}
+        - { name: secret-{{ .name }}, mountPath: {{ .mountPath }}, readOnly: true }
+        {{- end }}
   volumes:
     - name: tmp
       emptyDir:
@@ -56,6 +59,14 @@ spec:
       emptyDir:
         medium: Memory
         sizeLimit: {{ $group.shmSize | default "2Gi" }}
+    {{- range $spec.secretFiles }}
+    - name: secret-{{ .name }}
+      secret:
+        secretName: {{ .secretName }}
+        defaultMode: 0440
+        items:
+          - { key: {{ .key | quote }}, path: {{ .key | quote }} }
+    {{- end }}
 {{- end -}}
 
 {{/* A RayCluster spec; call with (dict "root" $ "component" name "spec" spec "head" headGroup

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from samx_core.settings import KafkaSettings, S3Settings
 from samx_core.storage import ObjectStore
+from samx_labeling.adapters.embeddings import ObjectStoreEmbeddings
 from samx_labeling.adapters.labelsets import ArchiveLabelSetSink
 from samx_labeling.adapters.links import PresignedImageLinks
 from samx_labeling.api.app import create_app
@@ -128,6 +129,7 @@ def make_context(database_url: str, s3: S3Settings, kafka: KafkaSettings, web_di
         sessions=make_sessionmaker(engine),
         links=PresignedImageLinks(store, expiry_s=600),
         sink_factory=lambda: ArchiveLabelSetSink.connect(store, kafka, archive_bucket=s3.archive_bucket),
+        embeddings=ObjectStoreEmbeddings(store),
         web_dir=web_dir or Path("/nonexistent-web-ui"),
     )
 

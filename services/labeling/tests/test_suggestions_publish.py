@@ -146,7 +146,11 @@ def test_publish_freezes_a_versioned_label_set_in_minio_and_on_kafka(labeling):
         "label": None,
         "discarded": True,
         "flagged": False,
+        "parent": None,
+        "split_into": [],
     }
+    assert document["placements"] == {} and document["excluded"] == []
+    assert document["decisions"]["names"] == len(named) and document["decisions"]["discards"] == 1
     assert by_cluster[named[0]["cluster"]]["flagged"] is True
 
     stored = json.loads(labeling.store.get_bytes(labeling.bucket, f"labelsets/{run_id}/v1.json"))

@@ -58,6 +58,29 @@ def test_injection_names_every_image_of_a_named_cluster_and_merges_equal_names()
     assert inj.counts() == {"hand": 1, "knee": 3}
 
 
+def test_a_split_and_per_image_decisions_override_phase_1s_assignments():
+    """Cluster 0 was split into parts 10 (knee) and 11 (hand); e was moved to part 11; b was excluded."""
+    document = {
+        "run_id": "r1",
+        "version": 3,
+        "clusters": [
+            {"cluster": 0, "size": 0, "label": None, "split_into": [10, 11]},
+            {"cluster": 1, "label": "hand"},
+            {"cluster": 10, "label": "knee", "parent": 0},
+            {"cluster": 11, "label": "hand", "parent": 0},
+        ],
+        "placements": {"a": 10, "b": 11, "e": 11},
+        "excluded": ["b"],
+    }
+    inj = inject_labels(LabelSet.from_document(document), {"a": 0, "b": 0, "c": 1, "e": 3})
+    assert dict(zip(inj.image_ids, (inj.classes[t] for t in inj.target), strict=True)) == {
+        "a": "knee",
+        "c": "hand",
+        "e": "hand",
+    }
+    assert (inj.n_excluded, inj.n_placed, inj.n_undecided) == (1, 2, 0)
+
+
 def test_discarded_clusters_can_form_a_not_msk_class():
     inj = inject_labels(_labelset(CLUSTERS), ASSIGNMENTS, discard_as_class=True, not_msk_name="not_msk")
     assert inj.classes == ["hand", "knee", "not_msk"] and inj.not_msk_class == "not_msk"

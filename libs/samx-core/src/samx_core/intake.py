@@ -17,7 +17,7 @@ from opentelemetry import trace
 from pydicom.errors import InvalidDicomError
 
 from samx_core.bus.producer import EventPublisher
-from samx_core.events import MAX_INLINE_BYTES, RadiographReceived
+from samx_core.events import MAX_INLINE_BYTES, ObjectRef, RadiographReceived
 from samx_core.storage import ObjectStore
 from samx_core.telemetry import tracer
 
@@ -50,8 +50,10 @@ class RadiographSender:
             event_id = uuid.uuid4()
             digest = hashlib.sha256(data).hexdigest()
             span.set_attribute("samx.size_bytes", len(data))
+            inline_data: bytes | None = None
+            claim_check: ObjectRef | None = None
             if len(data) <= self._inline_max:
-                payload: dict[str, object] = {"inline_data": data}
+                inline_data = data
             else:
                 day = datetime.now(UTC).strftime("%Y/%m/%d")
                 stored = self._store.put_bytes(
@@ -61,7 +63,7 @@ class RadiographSender:
                     content_type=content_type or "application/octet-stream",
                     sha256=digest,
                 )
-                payload = {"object": stored.ref()}
+                claim_check = stored.ref()
             event = RadiographReceived(
                 event_id=event_id,
                 site_id=self._site_id,
@@ -69,7 +71,8 @@ class RadiographSender:
                 size_bytes=len(data),
                 content_type=content_type,
                 sent_by=self._sent_by,
-                **payload,
+                object=claim_check,
+                inline_data=inline_data,
             )
             future = self._publisher.publish(event, key=partition_key(data, digest))
             if wait:

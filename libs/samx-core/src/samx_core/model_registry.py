@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from samx_core.storage import ObjectStore, StoredObject
 
@@ -45,7 +46,7 @@ class ModelRegistry:
     def weights_key(self, version: str) -> str:
         return f"{PREFIX}{_check(version)}/weights.pt"
 
-    def put(self, version: str, manifest: dict, weights: bytes) -> tuple[StoredObject, StoredObject]:
+    def put(self, version: str, manifest: dict[str, Any], weights: bytes) -> tuple[StoredObject, StoredObject]:
         """Store a new version; weights first so a visible manifest always has its weights."""
         if self._store.exists(self._bucket, self.manifest_key(version)):
             raise ValueError(f"model version {version!r} exists; versions are immutable")
@@ -53,7 +54,7 @@ class ModelRegistry:
         m = self._store.put_json(self._bucket, self.manifest_key(version), manifest)
         return m, w
 
-    def manifest(self, version: str) -> dict:
+    def manifest(self, version: str) -> dict[str, Any]:
         doc = self._store.get_json_or_none(self._bucket, self.manifest_key(version))
         if doc is None:
             raise ModelNotFoundError(f"no model version {version!r} in the registry")

@@ -6,10 +6,27 @@ Each service composes these into its own ``Settings`` with its own env prefix an
 
 from __future__ import annotations
 
+from typing import Literal, TypedDict, cast
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDER_SECRETS = {"changethis", "changeme", "minioadmin", "password", "secret", ""}
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "GSSAPI", "OAUTHBEARER", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+class KafkaClientKwargs(TypedDict, total=False):
+    """The keyword arguments of ``KafkaSettings.client_kwargs``, as kafka-python's clients type them."""
+
+    bootstrap_servers: list[str]
+    client_id: str
+    security_protocol: KafkaSecurityProtocol
+    request_timeout_ms: int
+    sasl_mechanism: KafkaSaslMechanism
+    sasl_plain_username: str | None
+    sasl_plain_password: str | None
 
 
 class KafkaSettings(BaseSettings):
@@ -35,16 +52,17 @@ class KafkaSettings(BaseSettings):
         """The topic as named on the broker: ``<namespace>.<name>`` when a namespace is set."""
         return f"{self.topic_namespace}.{name}" if self.topic_namespace else name
 
-    def client_kwargs(self) -> dict[str, object]:
-        """Keyword arguments common to kafka-python's producer, consumer and admin client."""
-        kwargs: dict[str, object] = {
+    def client_kwargs(self) -> KafkaClientKwargs:
+        """Keyword arguments common to kafka-python's producer, consumer and admin client. The protocol and
+        mechanism are passed on as configured (plain strings); kafka-python itself refuses unknown ones."""
+        kwargs: KafkaClientKwargs = {
             "bootstrap_servers": self.bootstrap_servers.split(","),
             "client_id": self.client_id,
-            "security_protocol": self.security_protocol,
+            "security_protocol": cast(KafkaSecurityProtocol, self.security_protocol),
             "request_timeout_ms": int(self.request_timeout_s * 1000),
         }
         if self.sasl_mechanism:
-            kwargs["sasl_mechanism"] = self.sasl_mechanism
+            kwargs["sasl_mechanism"] = cast(KafkaSaslMechanism, self.sasl_mechanism)
             kwargs["sasl_plain_username"] = self.sasl_username
             kwargs["sasl_plain_password"] = self.sasl_password.get_secret_value() if self.sasl_password else None
         return kwargs

@@ -30,7 +30,8 @@ class Backbone(nn.Module):
         self.feature_dim = FEATURE_DIMS[arch]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        out: torch.Tensor = self.net(x)
+        return out
 
 
 def build_backbone(arch: str = "resnet18") -> Backbone:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
 
@@ -35,15 +36,15 @@ class ModelManifest:
     target_layer: str = "backbone.net.layer4"  # Grad-CAM default: the last conv block
     metrics: dict[str, float] = field(default_factory=dict)
     # what the final model was trained with: samx_ml.compute.ComputePolicy.describe(), threads, workers
-    training_compute: dict = field(default_factory=dict)
+    training_compute: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
     format: int = MANIFEST_FORMAT
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> ModelManifest:
+    def from_dict(cls, d: dict[str, Any]) -> ModelManifest:
         if d.get("format", MANIFEST_FORMAT) != MANIFEST_FORMAT:
             raise ValueError(f"model manifest format {d.get('format')} is not supported (expects {MANIFEST_FORMAT})")
         known = set(cls.__dataclass_fields__)

@@ -18,6 +18,7 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,18 +46,21 @@ class Classifier(nn.Module):
         self.head = nn.Linear(backbone.feature_dim, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
+        out: torch.Tensor = self.head(self.backbone(x))
+        return out
 
 
 def inject_labels(clusters: np.ndarray, names: np.ndarray) -> np.ndarray:
     """(N,) cluster of every image, (K,) cluster names -> (N,) class index, ``UNNAMED`` (-1) when discarded."""
-    return names[clusters]
+    labels: np.ndarray = names[clusters]
+    return labels
 
 
 def soft_targets(multi_hot: np.ndarray) -> np.ndarray:
     """(N, C) bool -> (N, C) float32 rows summing to 1 (uniform over the image's labels)."""
     t = multi_hot.astype(np.float32)
-    return t / np.clip(t.sum(1, keepdims=True), 1, None)
+    rows: np.ndarray = t / np.clip(t.sum(1, keepdims=True), 1, None)
+    return rows
 
 
 def class_weights(targets: torch.Tensor, power: float) -> torch.Tensor:
@@ -73,12 +77,12 @@ class ClassifierResult:
     seconds: float
     images_per_s: float
     losses: list[float] = field(default_factory=list)
-    compute: dict = field(default_factory=dict)  # ComputePolicy.describe() of what ran
+    compute: dict[str, object] = field(default_factory=dict)  # ComputePolicy.describe() of what ran
 
 
 def classifier_optimizer(model: Classifier, cfg: ClassifierConfig) -> tuple[torch.optim.Optimizer, list[float]]:
     """AdamW with the backbone at ``backbone_lr_mult`` x the head's LR; (optimizer, base LR per group)."""
-    groups = [
+    groups: list[dict[str, Any]] = [  # torch's parameter groups
         {"params": model.backbone.parameters(), "lr": cfg.lr * cfg.backbone_lr_mult},
         {"params": model.head.parameters(), "lr": cfg.lr},
     ]
@@ -189,7 +193,7 @@ def predict_proba(
     images: torch.Tensor,
     size: int,
     device: torch.device,
-    corruption=None,
+    corruption: Callable[[torch.Tensor], torch.Tensor] | None = None,
     policy: ComputePolicy | None = None,
 ) -> np.ndarray:
     """(N, C) class probabilities of the eval view (optionally of a corrupted copy)."""

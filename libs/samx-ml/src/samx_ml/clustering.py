@@ -44,7 +44,7 @@ class ScanResult:
     head_losses: list[float]
     epochs: int
     seconds: float
-    self_label: dict = field(default_factory=dict)
+    self_label: dict[str, object] = field(default_factory=dict)
 
     def head(self) -> torch.nn.Sequential:
         """The kept head: (B, D) features -> (B, K) logits."""
@@ -80,7 +80,10 @@ def train_scan(
             idx = perm[start : start + bs]
             nb = neighbors[idx, torch.randint(0, k, (len(idx),), device=dev)]
             a_logits, n_logits = heads(_random_views(bank, idx)), heads(_random_views(bank, nb))
-            loss = sum(scan_loss(a_logits[h], n_logits[h], cfg.entropy_weight)[0] for h in range(heads.n_heads))
+            loss = sum(
+                (scan_loss(a_logits[h], n_logits[h], cfg.entropy_weight)[0] for h in range(heads.n_heads)),
+                torch.zeros((), device=dev),
+            )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -121,9 +124,16 @@ def self_label(
     the head is rolled back to its last good state and self-labeling stops (reported in ``self_label``).
     """
     head = scan.head()
-    k = head[-1].out_features
+    last = head[-1]
+    assert isinstance(last, torch.nn.Linear)  # ClusterHeads.single: (Standardize, Linear)
+    k = last.out_features
     start_nonempty = count_nonempty(head(bank[0]).argmax(1), k)
-    report = {"enabled": cfg.enabled, "nonempty_before": start_nonempty, "collapsed": False, "epochs": 0}
+    report: dict[str, object] = {
+        "enabled": cfg.enabled,
+        "nonempty_before": start_nonempty,
+        "collapsed": False,
+        "epochs": 0,
+    }
     if not cfg.enabled:
         scan.self_label = report
         return scan

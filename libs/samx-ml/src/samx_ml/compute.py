@@ -18,11 +18,14 @@ import contextlib
 import functools
 import time
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 from torch import nn
 
 PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp32")
+
+M = TypeVar("M", bound=nn.Module)
 
 
 @dataclass(frozen=True)
@@ -30,18 +33,18 @@ class ComputePolicy:
     device: torch.device
     bf16: bool
     channels_last: bool
-    probe: dict | None = None  # images/s of each candidate when the policy was measured
+    probe: dict[str, float] | None = None  # images/s of each candidate when the policy was measured
 
     @property
     def precision(self) -> str:
         return "bf16" if self.bf16 else "fp32"
 
-    def autocast(self) -> contextlib.AbstractContextManager:
+    def autocast(self) -> contextlib.AbstractContextManager[None]:
         if not self.bf16:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
-    def prepare_module(self, module: nn.Module) -> nn.Module:
+    def prepare_module(self, module: M) -> M:
         module = module.to(self.device)
         return module.to(memory_format=torch.channels_last) if self.channels_last else module
 
@@ -49,8 +52,8 @@ class ComputePolicy:
         """(B, C, H, W) on the device, in the layout the module expects."""
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
-    def describe(self) -> dict:
-        out: dict = {
+    def describe(self) -> dict[str, object]:
+        out: dict[str, object] = {
             "device": self.device.type,
             "precision": self.precision,
             "memory_format": "channels_last" if self.channels_last else "contiguous",
@@ -109,7 +112,8 @@ class _ProbeNet(nn.Module):
         self.head = nn.Linear(128, 16)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.net(x).mean((2, 3)))
+        out: torch.Tensor = self.head(self.net(x).mean((2, 3)))
+        return out
 
 
 @functools.cache

@@ -34,7 +34,7 @@ def name_clusters(clusters: np.ndarray, multi_hot: np.ndarray, n_clusters: int) 
     what a perfect radiologist would answer.
     """
     table = contingency(clusters, multi_hot, n_clusters)
-    names = table.argmax(1)
+    names: np.ndarray = table.argmax(1)
     names[table.sum(1) == 0] = UNNAMED
     return names
 
@@ -86,7 +86,9 @@ def n_decisions(clusters: np.ndarray) -> int:
     return int(len(np.unique(clusters)))
 
 
-def cluster_report(clusters: np.ndarray, primary: np.ndarray, multi_hot: np.ndarray, n_clusters: int) -> dict:
+def cluster_report(
+    clusters: np.ndarray, primary: np.ndarray, multi_hot: np.ndarray, n_clusters: int
+) -> dict[str, float]:
     """All phase-1 figures on one set, names taken from the same set's labels."""
     names = name_clusters(clusters, multi_hot, n_clusters)
     return {
@@ -117,7 +119,9 @@ def confusion(pred: np.ndarray, primary: np.ndarray, multi_hot: np.ndarray, n_cl
     return m
 
 
-def per_class_prf(pred: np.ndarray, primary: np.ndarray, multi_hot: np.ndarray, n_classes: int) -> dict:
+def per_class_prf(
+    pred: np.ndarray, primary: np.ndarray, multi_hot: np.ndarray, n_classes: int
+) -> dict[str, np.ndarray]:
     """Per-class precision, recall, F1 and support from :func:`confusion` (arrays of length C)."""
     m = confusion(pred, primary, multi_hot, n_classes)
     tp = np.diag(m).astype(float)
@@ -141,7 +145,9 @@ def expected_calibration_error(probs: np.ndarray, multi_hot: np.ndarray, n_bins:
     return float(ece)
 
 
-def classifier_report(probs: np.ndarray, primary: np.ndarray, multi_hot: np.ndarray, classes: list[str]) -> dict:
+def classifier_report(
+    probs: np.ndarray, primary: np.ndarray, multi_hot: np.ndarray, classes: list[str]
+) -> dict[str, object]:
     """top-1, top-2, macro F1, per-class P/R/F1, ECE, confusion matrix (as lists, JSON-ready)."""
     pred = probs.argmax(1)
     prf = per_class_prf(pred, primary, multi_hot, len(classes))

@@ -41,7 +41,7 @@ def neighbor_accuracy(neighbors: np.ndarray | torch.Tensor, multi_hot: np.ndarra
       unlabeled neighbours.
     """
     nb = neighbors.cpu().numpy() if isinstance(neighbors, torch.Tensor) else np.asarray(neighbors)
-    labeled = multi_hot.any(1)
+    labeled = np.asarray(multi_hot.any(1))  # (N,) bool (numpy types .any(axis) as scalar or array)
     anchors = np.flatnonzero(labeled)
     if len(anchors) == 0:
         return float("nan")

@@ -30,7 +30,7 @@ class PretextResult:
     seconds: float
     images_per_s: float  # images (each seen as 2 augmented views) through forward + backward per second
     losses: list[float] = field(default_factory=list)
-    compute: dict = field(default_factory=dict)  # ComputePolicy.describe() of what ran
+    compute: dict[str, object] = field(default_factory=dict)  # ComputePolicy.describe() of what ran
 
 
 def simclr_batch_loss(
@@ -137,7 +137,7 @@ def embed(
     device: torch.device,
     batch_size: int = 512,
     augment: AugmentConfig | None = None,
-    corruption=None,
+    corruption: Callable[[torch.Tensor], torch.Tensor] | None = None,
     policy: ComputePolicy | None = None,
 ) -> torch.Tensor:
     """Backbone features (N, D) float32 on ``device``, of the eval view (or of a random ``augment`` view).

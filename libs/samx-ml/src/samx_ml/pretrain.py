@@ -35,7 +35,8 @@ class RegionHead(nn.Module):
         self.fc = nn.Linear(feature_dim, n_regions)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.fc(h)
+        out: torch.Tensor = self.fc(h)
+        return out
 
 
 @dataclass

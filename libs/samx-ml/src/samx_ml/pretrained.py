@@ -15,6 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -37,7 +38,7 @@ class ShippedBackbone:
     proj_hidden: int
     proj_dim: int
     sha256: str
-    card: dict  # the rest of weights/<name>.json: recipe, corpus, figures
+    card: dict[str, Any]  # the rest of weights/<name>.json: recipe, corpus, figures
 
     @property
     def path(self) -> Path:
@@ -106,7 +107,7 @@ def shipped_model(shipped: ShippedBackbone) -> SimCLRModel:
     return model
 
 
-def export(model: SimCLRModel, name: str, description: dict, *, image_size: int) -> ShippedBackbone:
+def export(model: SimCLRModel, name: str, description: dict[str, Any], *, image_size: int) -> ShippedBackbone:
     """Writes ``weights/<name>.safetensors`` (fp16) and its description with the file's sha256."""
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     path = WEIGHTS_DIR / f"{name}.safetensors"

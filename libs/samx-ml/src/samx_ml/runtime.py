@@ -47,7 +47,7 @@ def setup_device(device: torch.device) -> None:
         torch.backends.cudnn.allow_tf32 = True
 
 
-def as_image_tensor(data: torch.Tensor | Dataset) -> torch.Tensor:
+def as_image_tensor(data: torch.Tensor | Dataset[torch.Tensor | tuple[torch.Tensor, ...]]) -> torch.Tensor:
     """uint8 images (N, 1, H, W) from a tensor or a Dataset whose items are such images (or (image, ...))."""
     if isinstance(data, torch.Tensor):
         x = data

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,5 +60,6 @@ def s3_settings(env: dict[str, str]) -> S3Settings:
     return S3Settings(**fields)
 
 
-def _fields(env: dict[str, str], prefix: str) -> dict[str, str]:
+def _fields(env: dict[str, str], prefix: str) -> dict[str, Any]:
+    """Keyword arguments of a settings class: the variables' strings, which pydantic converts."""
     return {k[len(prefix) :].lower(): v for k, v in env.items() if k.startswith(prefix)}

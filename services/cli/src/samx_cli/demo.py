@@ -142,7 +142,7 @@ def _run_method(
         else:
             serving_url = external.serving_url
         top = wait_for_all_classified(classified, model.model_version, clustering.n_images, timeout_s=900)
-    _print_result(console, labeling, serving_url, model, top, data, env)
+    _print_result(console, labeling, serving_url, model, top, data, env, external=external is not None)
     # For scripts and the e2e suite: where everything is, without parsing the console.
     result = {
         "run_id": run_id,
@@ -159,7 +159,9 @@ def _run_method(
     (state / "demo.json").write_text(json.dumps(result, indent=1))
 
 
-def _print_result(console: Console, labeling, serving_url: str, model, top: dict[str, str], data: Path, env) -> None:
+def _print_result(
+    console: Console, labeling, serving_url: str, model, top: dict[str, str], data: Path, env, *, external: bool
+) -> None:
     steps_table = Table(title="the sorted archive", show_header=True)
     steps_table.add_column("region")
     steps_table.add_column("radiographs", justify="right")
@@ -175,12 +177,20 @@ def _print_result(console: Console, labeling, serving_url: str, model, top: dict
     image = sample or "<radiograph.dcm|png|jpg>"
     where = f"tokens in {labeling.tokens_file}" if labeling.tokens_file else "token from SAMX_LABELING_TOKEN"
     console.print(f"labeling page: {labeling.url}/  ({where})")
-    console.print(f"classify: curl -s --data-binary @{image} -H 'Content-Type: image/png' {serving_url}/v1/classify")
+    # The token itself is not printed: the stack's is exported by `samx env`, a deployment's is its own.
+    auth = '-H "Authorization: Bearer $SAMX_SERVING_CLIENT_TOKEN"'
+    token_hint = "one of the deployment's SAMX_SERVING_TOKENS" if external else 'eval "$(uv run samx env)" sets it'
+    console.print(f"serving token: $SAMX_SERVING_CLIENT_TOKEN ({token_hint})")
     console.print(
-        f"explain:  curl -s --data-binary @{image} -H 'Content-Type: image/png' "
+        f"classify: curl -s {auth} --data-binary @{image} -H 'Content-Type: image/png' {serving_url}/v1/classify"
+    )
+    console.print(
+        f"explain:  curl -s {auth} --data-binary @{image} -H 'Content-Type: image/png' "
         f"'{serving_url}/v1/explain?format=png' -o gradcam.png"
     )
-    console.print(f"sorted index: {serving_url}/v1/index?label=<region>; export: samx-serving export --out DIR")
+    console.print(
+        f"sorted index: curl -s {auth} '{serving_url}/v1/index?label=<region>'; export: samx-serving export --out DIR"
+    )
     bucket = env.get("SAMX_S3_ARCHIVE_BUCKET", "samx-archive")
     console.print(f"reports: s3://{bucket}/runs/phase1/<run>/report.md and runs/phase2/{model.model_version}/")
     console.print("services keep running; `make down` (samx stack down) stops them and the stack")

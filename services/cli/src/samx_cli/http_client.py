@@ -8,6 +8,7 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
 
 
 class ServiceError(RuntimeError):
@@ -30,7 +31,7 @@ class ServiceClient:
         json_body: object = None,
         body: bytes | None = None,
         content_type: str | None = None,
-    ) -> object:
+    ) -> Any:  # the decoded JSON answer (None when empty)
         url = self.base_url.rstrip("/") + path
         headers = {"Accept": "application/json"}
         if self.token:
@@ -47,8 +48,8 @@ class ServiceClient:
             raise ServiceError(method, url, exc.code, exc.read().decode(errors="replace")) from None
         return json.loads(raw) if raw else None
 
-    def get(self, path: str) -> object:
+    def get(self, path: str) -> Any:
         return self.request("GET", path)
 
-    def post(self, path: str, json_body: object = None, **kwargs) -> object:
+    def post(self, path: str, json_body: object = None, **kwargs) -> Any:
         return self.request("POST", path, json_body=json_body, **kwargs)

@@ -180,5 +180,7 @@ def export_schemas(directory: Path = Path("libs/samx-core/schemas")) -> None:
 @app.command("env")
 def env() -> None:
     """Print the SAMX_* environment of the local stack, as shell exports."""
+    import shlex
+
     for key, value in stack_environment(get_cli_settings()).items():
-        print(f"export {key}={value}")
+        print(f"export {key}={shlex.quote(value)}")  # SAMX_SERVING_TOKENS is JSON

@@ -38,6 +38,8 @@ def await_outcomes(
     with Progress(*columns, disable=not show_progress) as progress:
         task = progress.add_task("ingest", total=len(sent_ids))
         for event in reader.events(timeout_s=timeout_s):
+            if not isinstance(event, RadiographIngested | RadiographDuplicate | RadiographRejected):
+                continue  # the reader reads OUTCOME_TOPICS, nothing else
             if event.received_event_id not in pending:
                 continue
             pending.discard(event.received_event_id)

@@ -79,9 +79,10 @@ def known_labels_csv(data: Path) -> tuple[bytes, int]:
 
 def name_clusters_by_suggestions(labeling: ServiceClient, run_id: str, data: Path, console: Console) -> dict:
     """Plays the radiologist: waits for the run's labeling session, uploads the known labels as suggestions
-    (majority name per cluster), accepts those at or above the service's agreement threshold (a cluster
-    whose known radiographs mostly disagree is likely mixed: it is left undecided, for a radiologist),
-    publishes. Returns the published label set."""
+    (majority name per cluster), accepts those at or above the service's agreement threshold, splits the
+    clusters the service proposes to split (likely mixed) and names the parts that agree; what is still
+    mixed is named after its suggestion with an explicit confirmation and flagged for a radiologist (the
+    console lists them); publishes. Returns the published label set."""
     deadline = time.monotonic() + 120
     while True:
         try:
@@ -94,25 +95,27 @@ def name_clusters_by_suggestions(labeling: ServiceClient, run_id: str, data: Pat
     body, rows = known_labels_csv(data)
     upload = labeling.post(f"/api/v1/runs/{run_id}/suggestions", body=body, content_type="text/csv")
     accepted = labeling.post(f"/api/v1/runs/{run_id}/suggestions/accept", {})
-    progress = labeling.get(f"/api/v1/runs/{run_id}/progress")
-    if progress["classes"] < 2 and accepted["below_threshold"]:
-        # Fewer than two agreed names cannot train a classifier (a small archive in few clusters mixes
-        # regions): take the rest too, explicitly confirmed, and say which names a radiologist must check.
+    split = split_mixed_clusters(labeling, run_id)
+    if split["splits"]:
         console.print(
-            f"[yellow]unattended: only {progress['classes']} class(es) from suggestions at or above "
-            f"{accepted['min_share']:.0%} agreement; accepting the {accepted['below_threshold']} below it "
-            "(confirmed) so that phase 2 has classes to learn; a radiologist should check those clusters[/yellow]"
+            f"unattended: split {split['splits']} likely mixed cluster(s) (under the agreement threshold) into "
+            f"parts on their embeddings; {split['accepted']} part(s) agreed and were named"
         )
-        below = labeling.post(
-            f"/api/v1/runs/{run_id}/suggestions/accept", {"min_share": 0.0, "confirm_below_threshold": True}
+    flagged = name_and_flag_the_rest(labeling, run_id)
+    if flagged:
+        shown = ", ".join(str(c) for c in flagged[:10]) + (
+            f" and {len(flagged) - 10} more" if len(flagged) > 10 else ""
         )
-        accepted = {**accepted, "accepted": accepted["accepted"] + below["accepted"]}
-        progress = labeling.get(f"/api/v1/runs/{run_id}/progress")
+        console.print(
+            f"[yellow]unattended: {len(flagged)} cluster(s) still under {accepted['min_share']:.0%} agreement after "
+            f"the splits were named after their suggestion (confirmed) and flagged: a radiologist must check "
+            f"clusters {shown}[/yellow]"
+        )
+    progress = labeling.get(f"/api/v1/runs/{run_id}/progress")
     console.print(
         f"unattended: the suggestions from {rows} known labels play the radiologist "
-        f"({upload['clusters_suggested']} clusters suggested; {accepted['accepted']} named, those that at least "
-        f"{accepted['min_share']:.0%} of their known radiographs agree with; {accepted['below_threshold']} "
-        f"left for a radiologist as likely mixed); progress {progress}"
+        f"({upload['clusters_suggested']} clusters suggested; {accepted['accepted'] + split['accepted']} named at "
+        f"or above {accepted['min_share']:.0%} agreement, {len(flagged)} below it and flagged); progress {progress}"
     )
     left = progress["clusters"]["left"]
     if not left:
@@ -124,13 +127,57 @@ def name_clusters_by_suggestions(labeling: ServiceClient, run_id: str, data: Pat
     return labeling.post(f"/api/v1/runs/{run_id}/publish?allow_incomplete=true", {})
 
 
+def split_mixed_clusters(labeling: ServiceClient, run_id: str, rounds: int = 2) -> dict[str, int]:
+    """Splits the clusters the service proposes to split (suggestions under the threshold) in two, and
+    accepts the parts whose suggestions agree; a part still mixed is split once more (``rounds``)."""
+    splits = accepted = 0
+    for _ in range(rounds):
+        page = labeling.get(f"/api/v1/runs/{run_id}/clusters?status=unlabeled&sort=agreement&order=asc&limit=1000")
+        proposed = [c for c in page["items"] if c.get("split_proposed")]
+        for cluster in proposed:
+            try:
+                labeling.post(
+                    f"/api/v1/runs/{run_id}/clusters/{cluster['cluster']}/split",
+                    {"version": cluster["version"], "parts": 2},
+                )
+                splits += 1
+            except ServiceError as exc:  # its embeddings do not separate, or it changed: leave it as it is
+                if exc.status not in (409, 422):
+                    raise
+        if not proposed:
+            break
+        accepted += labeling.post(f"/api/v1/runs/{run_id}/suggestions/accept", {})["accepted"]
+    return {"splits": splits, "accepted": accepted}
+
+
+def name_and_flag_the_rest(labeling: ServiceClient, run_id: str) -> list[int]:
+    """Names the clusters still open that have a suggestion (under the threshold, so explicitly confirmed)
+    and flags each for a radiologist's second look; returns their numbers. Phase 2 then learns from every
+    cluster a known label speaks for, and the page lists what a radiologist must check (Show: flagged)."""
+    page = labeling.get(f"/api/v1/runs/{run_id}/clusters?status=unlabeled&limit=1000")
+    mixed = [c["cluster"] for c in page["items"] if c.get("suggestion") and c["size"]]
+    if not mixed:
+        return []
+    labeling.post(f"/api/v1/runs/{run_id}/suggestions/accept", {"min_share": 0.0, "confirm_below_threshold": True})
+    named = {
+        c["cluster"]: c for c in labeling.get(f"/api/v1/runs/{run_id}/clusters?status=labeled&limit=1000")["items"]
+    }
+    for number in mixed:
+        cluster = named.get(number)
+        if cluster is not None and not cluster["flagged"]:
+            labeling.post(
+                f"/api/v1/runs/{run_id}/clusters/{number}/flag", {"version": cluster["version"], "flagged": True}
+            )
+    return mixed
+
+
 def undecided_clusters(labeling: ServiceClient, run_id: str, shown: int = 10) -> str:
     """What a radiologist still has to look at: the largest clusters neither named nor discarded."""
     page = labeling.get(f"/api/v1/runs/{run_id}/clusters?status=unlabeled&sort=size&order=desc&limit={shown}")
     listed = ", ".join(f"{c['cluster']} ({c['size']})" for c in page["items"] if c["size"])
     more = "" if page["total"] <= shown else f" and {page['total'] - shown} more"
     return (
-        f"have no suggestion enough of their radiographs agree with and are left undecided for a radiologist, "
+        f"have no known label to suggest a name and are left undecided for a radiologist, "
         f"out of this label set; "
         f"largest (cluster (radiographs)): {listed}{more}"
     )

@@ -112,8 +112,20 @@ def start_trainer_consumer(state_dir: Path, env: dict[str, str], profile: str) -
     return _start(state_dir, "trainer-consumer", command, child, None, 0)
 
 
+def serving_client_token(env: dict[str, str]) -> str:
+    """The bearer token the demo's serving clients send (the stack makes one per machine)."""
+    token = env.get("SAMX_SERVING_CLIENT_TOKEN")
+    if not token or not env.get("SAMX_SERVING_TOKENS"):
+        raise SystemExit(
+            "no serving token: 'samx stack up' makes one, or set SAMX_SERVING_TOKENS and SAMX_SERVING_CLIENT_TOKEN"
+        )
+    return token
+
+
 def start_serving(state_dir: Path, env: dict[str, str]) -> tuple[ManagedProcess, str]:
-    """The Serve app on the stack's Ray head, and its watcher that hot-swaps on ``model.published``."""
+    """The Serve app on the stack's Ray head, and its watcher that hot-swaps on ``model.published``;
+    it answers the stack's serving token (``SAMX_SERVING_TOKENS``)."""
+    serving_client_token(env)
     port = free_port()
     child = {
         **env,
@@ -127,5 +139,5 @@ def start_serving(state_dir: Path, env: dict[str, str]) -> tuple[ManagedProcess,
 
 
 def start_sorter(state_dir: Path, env: dict[str, str], serving_url: str) -> ManagedProcess:
-    child = {**env, "SAMX_SERVING_SERVING_URL": serving_url}
+    child = {**env, "SAMX_SERVING_SERVING_URL": serving_url, "SAMX_SERVING_CLIENT_TOKEN": serving_client_token(env)}
     return _start(state_dir, "serving-sort", [service_executable("samx-serving"), "sort"], child, None, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import sys
@@ -27,7 +28,7 @@ def start_ingest_workers(state_dir: Path, env: dict[str, str], count: int) -> li
         workers.append((process, port))
     for process, port in workers:
         wait_until(
-            lambda port=port: _ready(port),
+            functools.partial(_ready, port),
             timeout_s=90,
             what=process.name,
             alive=process.running,

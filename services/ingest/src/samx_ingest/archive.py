@@ -15,6 +15,7 @@ Layout of the archive bucket::
 from __future__ import annotations
 
 import hashlib
+from typing import cast
 
 from samx_core.events import ObjectRef
 from samx_core.storage import ObjectMissingError, ObjectStore
@@ -41,10 +42,11 @@ class ObjectStoreArchive:
         return self._follow(f"index/sop/{_sop_key(sop_instance_uid)}.json")
 
     def _follow(self, index_key: str) -> dict | None:
-        pointer = self._store.get_json_or_none(self._bucket, index_key)
+        # Index entries, records and outcomes are JSON objects (this module writes them).
+        pointer = cast("dict | None", self._store.get_json_or_none(self._bucket, index_key))
         if pointer is None:
             return None
-        return self._store.get_json_or_none(self._bucket, f"meta/{pointer['image_id']}.json")
+        return cast("dict | None", self._store.get_json_or_none(self._bucket, f"meta/{pointer['image_id']}.json"))
 
     def store_radiograph(
         self,
@@ -87,7 +89,9 @@ class ObjectStoreArchive:
         self._store.put_json(self._bucket, f"{OUTCOMES_PREFIX}{received_event_id}.json", event)
 
     def find_outcome(self, received_event_id: str) -> dict | None:
-        return self._store.get_json_or_none(self._bucket, f"{OUTCOMES_PREFIX}{received_event_id}.json")
+        return cast(
+            "dict | None", self._store.get_json_or_none(self._bucket, f"{OUTCOMES_PREFIX}{received_event_id}.json")
+        )
 
     def release_incoming(self, ref: ObjectRef) -> None:
         self._store.delete(ref.bucket, ref.key)

@@ -27,7 +27,7 @@ from pydicom.uid import (
     RLELossless,
 )
 from pynetdicom import AE, StoragePresentationContexts, evt
-from pynetdicom.sop_class import Verification
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]  # pynetdicom makes these names at import
 from samx_core.bus import EventPublisher, ensure_topics
 from samx_core.events import RadiographReceived
 from samx_core.intake import RadiographSender
@@ -64,6 +64,7 @@ STATUS_OUT_OF_RESOURCES = 0xA700
 def build_ae(sender: RadiographSender, ae_title: str) -> tuple[AE, list]:
     ae = AE(ae_title=ae_title)
     for context in StoragePresentationContexts:
+        assert context.abstract_syntax is not None  # each of pynetdicom's storage contexts names its SOP class
         ae.add_supported_context(context.abstract_syntax, TRANSFER_SYNTAXES)
     ae.add_supported_context(Verification)
     ae.maximum_pdu_size = 0  # no limit: radiographs are large
@@ -93,6 +94,7 @@ def run_cstore(settings: IngestSettings) -> None:
     )
     ae, handlers = build_ae(sender, settings.cstore_ae_title)
     server = ae.start_server((settings.cstore_host, settings.cstore_port), block=False, evt_handlers=handlers)
+    assert server is not None  # non-blocking: the running server
     log.info(
         "C-STORE receiver %s listening on %s:%s",
         settings.cstore_ae_title,

@@ -14,6 +14,7 @@ import logging
 import uuid
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Literal
 
 from samx_core.events import RadiographDuplicate, RadiographIngested, RadiographReceived, RadiographRejected
 from samx_core.ids import image_id_for, opaque, sha256_hex
@@ -184,7 +185,9 @@ class IngestPipeline:
         self._events.publish(event, key=image_id)
         return IngestResult(Outcome.INGESTED)
 
-    def _replay_or_duplicate(self, received: RadiographReceived, record: dict, *, matched_on: str) -> IngestResult:
+    def _replay_or_duplicate(
+        self, received: RadiographReceived, record: dict, *, matched_on: Literal["sop_instance_uid", "content"]
+    ) -> IngestResult:
         if record["received_event_id"] == str(received.event_id):
             return self._republish(record)
         duplicate = RadiographDuplicate(

@@ -32,6 +32,8 @@ def handle_clustering_completed(event: ClusteringCompleted, sessions: sessionmak
         artifacts_prefix=event.artifacts_prefix,
         source_event_id=str(event.event_id),
         metrics=event.metrics,
+        embeddings_bucket=event.embeddings.bucket,
+        embeddings_key=event.embeddings.key,
     )
     with sessions() as session:
         created = open_session(session, run, ObjectStorePhase1Artifacts(store, event))

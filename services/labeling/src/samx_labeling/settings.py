@@ -6,34 +6,24 @@ well-known placeholders are refused, so a demo token never reaches a hospital.""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from enum import IntEnum
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from samx_core.auth import MIN_TOKEN_LENGTH, Role, TokenGrant, parse_token_grants
 from samx_core.settings import KafkaSettings, S3Settings
 
-_PLACEHOLDERS = {"changethis", "changeme", "token", "secret", "password", "admin", "test"}
-MIN_TOKEN_LENGTH = 16
-
-
-class Role(IntEnum):
-    """Ordered: each role may do what the ones below it may."""
-
-    viewer = 1
-    labeler = 2
-    admin = 3
-
-
-class TokenGrant(BaseModel):
-    user: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")
-    role: str = Field(pattern=r"^(viewer|labeler|admin)$")
-
-    @property
-    def level(self) -> Role:
-        return Role[self.role]
+# The token model lives in samx_core.auth (serving uses the same); these names stay importable from here.
+__all__ = [
+    "MIN_TOKEN_LENGTH",
+    "LabelingSettings",
+    "Role",
+    "ServiceSettings",
+    "TokenGrant",
+    "get_labeling_settings",
+    "get_settings",
+]
 
 
 class LabelingSettings(BaseSettings):
@@ -64,29 +54,8 @@ class LabelingSettings(BaseSettings):
 
     def token_grants(self) -> dict[str, TokenGrant]:
         """The token table, validated. Raises ``ValueError`` with a message fit for an operator."""
-        if self.tokens is None:
-            raise ValueError("SAMX_LABELING_TOKENS is not set: give a JSON mapping token -> {user, role} or a file")
-        raw = self.tokens.get_secret_value().strip()
-        if not raw.startswith("{"):
-            path = Path(raw)
-            if not path.is_file():
-                raise ValueError("SAMX_LABELING_TOKENS is neither JSON nor the path of a readable file")
-            raw = path.read_text(encoding="utf-8")
-        try:
-            table = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"SAMX_LABELING_TOKENS is not valid JSON (line {exc.lineno})") from None
-        if not isinstance(table, dict) or not table:
-            raise ValueError("SAMX_LABELING_TOKENS must map at least one token to {user, role}")
-        grants: dict[str, TokenGrant] = {}
-        for token, grant in table.items():
-            if len(token) < MIN_TOKEN_LENGTH or token.lower() in _PLACEHOLDERS or len(set(token)) < 6:
-                raise ValueError(f"a token in SAMX_LABELING_TOKENS is a placeholder or shorter than {MIN_TOKEN_LENGTH}")
-            try:
-                grants[token] = TokenGrant.model_validate(grant)
-            except ValidationError:
-                raise ValueError("each token must map to {user: <name>, role: viewer|labeler|admin}") from None
-        return grants
+        raw = self.tokens.get_secret_value() if self.tokens is not None else None
+        return parse_token_grants(raw, setting_name="SAMX_LABELING_TOKENS")
 
 
 @dataclass(frozen=True)

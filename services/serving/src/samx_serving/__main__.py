@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import NoReturn
 
 from samx_serving.settings import get_kafka_settings, get_s3_settings, get_settings
 
@@ -23,7 +24,17 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+def _configuration_error(exc: Exception) -> NoReturn:
+    print(f"samx-serving: configuration error: {exc}", file=sys.stderr)
+    sys.exit(2)
+
+
 def deploy_command(detach: bool) -> None:
+    try:
+        settings, s3, kafka = get_settings(), get_s3_settings(), get_kafka_settings()
+        settings.token_table()  # missing or placeholder tokens stop the deploy before anything starts
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError too
+        _configuration_error(exc)
     # Replicas run this environment as is; under 'uv run', Ray would otherwise build one per worker.
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     import ray
@@ -35,7 +46,6 @@ def deploy_command(detach: bool) -> None:
     from samx_serving.app import AppArgs, deploy
     from samx_serving.watcher import ModelSwapper
 
-    settings, s3, kafka = get_settings(), get_s3_settings(), get_kafka_settings()
     args = AppArgs.from_settings(settings, s3)
     ray.init(address=settings.ray_address, include_dashboard=False)
     serve.start(http_options={"host": settings.http_host, "port": settings.http_port})
@@ -70,11 +80,17 @@ def sort_command() -> None:
     from samx_serving.index import SortedIndex
     from samx_serving.sorter import RadiographSorter
 
-    settings, s3, kafka = get_settings(), get_s3_settings(), get_kafka_settings()
+    try:
+        settings, s3, kafka = get_settings(), get_s3_settings(), get_kafka_settings()
+        token = settings.client_bearer_token()
+    except (ValueError, OSError) as exc:  # OSError: SAMX_SERVING_CLIENT_TOKEN_FILE cannot be read
+        _configuration_error(exc)
+    if token is None:
+        log.warning("SAMX_SERVING_CLIENT_TOKEN is not set: only a serving API with SAMX_SERVING_AUTH=off will answer")
     ensure_topics(kafka, [RadiographIngested.TOPIC, ModelPublished.TOPIC, RadiographClassified.TOPIC])
     stop = _stop_on_signals()
     store = ObjectStore(s3)
-    classifier = HttpClassifier(settings.url())
+    classifier = HttpClassifier(settings.url(), token=token)
     with EventPublisher(kafka) as publisher:
         sorter = RadiographSorter(
             classifier, SortedIndex(store, s3.archive_bucket), publisher, store, s3.archive_bucket,

@@ -61,8 +61,14 @@ class Explanation(BaseModel):
     probability: float
     top: list[ScoredLabel]
     flags: ClassificationFlags
-    overlay_png_base64: str = Field(description="RGB PNG: the radiograph as the model saw it, map on top")
-    map: list[list[float]] = Field(description="Grad-CAM at the target layer's resolution (h, w), unscaled")
+    overlay_png_base64: str = Field(
+        description="RGB PNG: the radiograph in its own aspect ratio (long side SAMX_SERVING_CAM_LONG_SIDE_PX, at "
+        "most its own), the map on top, a colour bar on the right"
+    )
+    map: list[list[float]] = Field(
+        description="Grad-CAM at the target layer's resolution (h, w) over the model's square input, in [0, 1]"
+    )
+    map_peak: float = Field(description="The map's unscaled peak (compare magnitudes across images or classes)")
     map_npy_base64: str = Field(description="The same map as a float32 .npy file")
     target_layer: str
 

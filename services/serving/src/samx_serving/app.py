@@ -12,6 +12,7 @@ replicas (model_server.py) and nothing restarts.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from pydantic import BaseModel, ConfigDict
@@ -19,6 +20,7 @@ from ray import serve
 from ray.serve import Application
 from ray.serve.context import _get_global_client
 from ray.serve.schema import ServeApplicationSchema, ServeDeploySchema
+from samx_core.auth import TokenTable
 from samx_core.model_registry import ModelRegistry
 from samx_core.settings import S3Settings
 from samx_core.storage import ObjectStore
@@ -28,6 +30,7 @@ from samx_serving.model_server import ModelArgs, ModelServer
 from samx_serving.settings import ServingSettings, get_s3_settings, get_settings
 
 MODEL_DEPLOYMENT = "ModelServer"
+log = logging.getLogger(__name__)
 
 
 class AppArgs(BaseModel):
@@ -46,7 +49,12 @@ class AppArgs(BaseModel):
 
     @classmethod
     def from_settings(cls, settings: ServingSettings, s3: S3Settings, *, model_version: str | None = None) -> AppArgs:
-        """``model_version`` None: the pinned one from the settings, else the registry's promoted one."""
+        """``model_version`` None: the pinned one from the settings, else the registry's promoted one.
+        Raises ``ValueError`` (for an operator) when auth is required and ``SAMX_SERVING_TOKENS`` is
+        missing or refused; the tokens travel on as digests only."""
+        tokens = settings.token_table()
+        if tokens is None:
+            log.warning("SAMX_SERVING_AUTH=off: the serving API answers anyone who reaches it (closed networks only)")
         version = model_version or settings.model_version or ModelRegistry(ObjectStore(s3), s3.archive_bucket).current()
         return cls(
             model_version=version,
@@ -66,6 +74,9 @@ class AppArgs(BaseModel):
                 min_side_px=settings.min_side_px,
                 ood_min_max_probability=settings.ood_min_max_probability,
                 ood_min_logsumexp=settings.ood_min_logsumexp,
+                cam_long_side_px=settings.cam_long_side_px,
+                auth_required=tokens is not None,
+                tokens=tokens if tokens is not None else TokenTable({}),
             ),
             model_replicas=settings.model_replicas,
             autoscale_max_replicas=settings.autoscale_max_replicas,
@@ -126,7 +137,10 @@ def deploy(args: AppArgs, *, name: str, timeout_s: float = 600.0) -> None:
     """Deploy, or update in place, the application on the Serve instance this process is connected to
     (``serve.start`` first); returns once the model deployment answers with ``args.model_version``."""
     config = ServeDeploySchema(applications=[ServeApplicationSchema(**app_config(args, name=name))])
-    _get_global_client().deploy_apps(config)
+    client = _get_global_client()
+    if client is None:
+        raise RuntimeError("Serve is not started in this process: call serve.start() first")
+    client.deploy_apps(config)
     wait_until_serving(name, args.model_version, timeout_s=timeout_s)
 
 

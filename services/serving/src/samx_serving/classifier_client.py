@@ -1,5 +1,5 @@
 """The sort's way to the model: the serving HTTP API (so the sort runs anywhere the API is reachable,
-and classifies exactly as every other client does)."""
+and classifies exactly as every other client does), with a bearer token of ``SAMX_SERVING_TOKENS``."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ class ClassificationRefused(ValueError):
 
 
 class HttpClassifier:
-    def __init__(self, base_url: str, *, timeout_s: float = 60.0) -> None:
-        self._http = httpx.Client(base_url=base_url, timeout=timeout_s)
+    def __init__(self, base_url: str, *, token: str | None = None, timeout_s: float = 60.0) -> None:
+        """``token`` None sends none (a serving API with ``SAMX_SERVING_AUTH=off``)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=base_url, timeout=timeout_s, headers=headers)
 
     def classify_image(self, image_id: str) -> Classification:
         try:
@@ -24,6 +26,8 @@ class HttpClassifier:
             raise RetryableError(f"serving unreachable: {type(exc).__name__}") from exc
         if r.status_code >= 500 or r.status_code == 404 and "unknown_image" not in r.text:
             raise RetryableError(f"serving answered {r.status_code}")
+        if r.status_code in (401, 403):  # the sort's configuration, not the image: retried, never dead-lettered
+            raise RetryableError(f"serving refused the sort's token ({r.status_code}): check SAMX_SERVING_CLIENT_TOKEN")
         if r.status_code != 200:
             raise ClassificationRefused(f"serving refused the image: {r.status_code} {r.json().get('reason')}")
         return Classification.model_validate_json(r.content)

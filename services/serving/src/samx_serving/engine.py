@@ -11,12 +11,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from samx_core.imaging import to_uint8_square
+from samx_core.imaging.model_input import content_box
 from samx_core.model_registry import ModelRegistry
 from samx_ml.augment import eval_transform
 from samx_ml.bundle import ModelManifest, load_classifier
 from samx_ml.classifier import Classifier
 
-from samx_serving.gradcam import grad_cam, resolve_layer
+from samx_serving.gradcam import grad_cam, layer_for_resolution, resolve_layer
 from samx_serving.preprocess import to_model_input
 
 
@@ -27,15 +28,19 @@ class Explanation:
     class_index: int
     cam: np.ndarray  # (S, S) float32 in [0, 1], S = manifest.image_size
     raw: np.ndarray  # (h, w) float32, the target layer's resolution
-    image: np.ndarray  # (S, S) uint8: the squared input the model saw, for the overlay
+    image: np.ndarray  # (S, S) uint8: the squared input the model saw
     target_layer: str
+    # (top, bottom, left, right) of the radiograph the square was made from (the frame trim's box), in
+    # its own pixels: where the map goes back onto the radiograph, in its aspect ratio.
+    box: tuple[int, int, int, int]
 
 
 class ModelEngine:
     def __init__(self, manifest: ModelManifest, model: Classifier, *, target_layer: str | None = None) -> None:
         self.manifest = manifest
         self.model = model
-        self.target_layer = target_layer or manifest.target_layer
+        # A configured layer, else the one that leaves a legible map at the model's input size.
+        self.target_layer = target_layer or layer_for_resolution(model, manifest.image_size) or manifest.target_layer
         resolve_layer(model, self.target_layer)  # fail at load, not at the first explain
 
     @classmethod
@@ -68,7 +73,10 @@ class ModelEngine:
                 raise KeyError(class_name)
             index = torch.tensor([self.manifest.classes.index(class_name)])
         m = self.manifest
-        squared = torch.from_numpy(to_uint8_square(pixels, m.load_size, trim_frame=m.trim_frame))[None, None]
+        box = content_box(pixels) if m.trim_frame else (0, pixels.shape[0], 0, pixels.shape[1])
+        top, bottom, left, right = box  # trimmed here, once: the box places the map back on the radiograph
+        content = pixels[top:bottom, left:right]
+        squared = torch.from_numpy(to_uint8_square(content, m.load_size))[None, None]
         x = eval_transform(squared, m.image_size)  # what to_model_input gives, from the square made once
         device = next(self.model.parameters()).device
         result = grad_cam(self.model, x.to(device), self.target_layer, None if index is None else index.to(device))
@@ -84,4 +92,5 @@ class ModelEngine:
             result.raw[0].cpu().numpy(),
             image,
             self.target_layer,
+            (int(top), int(bottom), int(left), int(right)),
         )

@@ -85,16 +85,15 @@ def export_index(
 
 
 def _schema() -> pa.Schema:
-    return pa.schema(
-        [
-            ("image_id", pa.string()),
-            ("label", pa.string()),
-            ("probability", pa.float64()),
-            ("uncertain", pa.bool_()),
-            ("not_msk", pa.bool_()),
-            ("tag_mismatch", pa.bool_()),
-            ("top", pa.string()),
-            ("site_id", pa.string()),
-            ("model_version", pa.string()),
-        ]
-    )
+    fields: list[tuple[str, pa.DataType]] = [
+        ("image_id", pa.string()),
+        ("label", pa.string()),
+        ("probability", pa.float64()),
+        ("uncertain", pa.bool_()),
+        ("not_msk", pa.bool_()),
+        ("tag_mismatch", pa.bool_()),
+        ("top", pa.string()),
+        ("site_id", pa.string()),
+        ("model_version", pa.string()),
+    ]
+    return pa.schema(fields)

@@ -32,6 +32,43 @@ def resolve_layer(model: nn.Module, dotted: str) -> nn.Module:
         raise ValueError(f"the model has no layer {dotted!r}") from None
 
 
+# ResNet stages, deepest first: the deepest is the most class-specific, but at stride 32 a 64 px input
+# leaves it a 2 x 2 map that says nothing about where. The map should have at least MIN_CELLS per side.
+RESNET_STAGES = ("backbone.net.layer4", "backbone.net.layer3", "backbone.net.layer2")
+MIN_CELLS = 6
+
+
+def layer_for_resolution(model: nn.Module, image_size: int, *, min_cells: int = MIN_CELLS) -> str | None:
+    """The deepest ResNet stage whose map at ``image_size`` has at least ``min_cells`` per side (the
+    shallowest stage when none has); None for a model without those stages."""
+    present = [name for name in RESNET_STAGES if _has(model, name)]
+    if not present:
+        return None
+    sizes: dict[str, int] = {}
+    hooks = [
+        model.get_submodule(name).register_forward_hook(
+            lambda _m, _i, out, name=name: sizes.__setitem__(name, min(out.shape[-2:]))
+        )
+        for name in present
+    ]
+    try:
+        with torch.inference_mode():
+            device = next(model.parameters()).device
+            model(torch.zeros(1, 1, image_size, image_size, device=device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return next((name for name in present if sizes[name] >= min_cells), present[-1])
+
+
+def _has(model: nn.Module, dotted: str) -> bool:
+    try:
+        model.get_submodule(dotted)
+    except AttributeError:
+        return False
+    return True
+
+
 def grad_cam(
     model: nn.Module, x: torch.Tensor, target_layer: str, class_index: torch.Tensor | None = None
 ) -> CamResult:

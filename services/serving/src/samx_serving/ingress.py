@@ -2,7 +2,8 @@
 
 Decoding (CPU bound, per request) happens here so that the model replica's batches hold only the
 network's work; the replica squares the pixels itself because the square's size belongs to the version
-it serves (a new version may load at a different size)."""
+it serves (a new version may load at a different size). Every /v1 route asks for a bearer token
+(access.py); the probes do not."""
 
 # No ``from __future__ import annotations`` here: FastAPI must see the route parameters' real types
 # (Request, Query) through Serve's class-based ingress wrapper.
@@ -10,16 +11,18 @@ import asyncio
 import base64
 import binascii
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ray import serve
 from ray.serve.handle import DeploymentHandle
+from samx_core.auth import Role, TokenTable
 from samx_core.events import RadiographIngested
 from samx_core.settings import S3Settings
 from samx_core.storage import ObjectMissingError, ObjectStore
 from samx_ml.bundle import ModelManifest
 
+from samx_serving.access import Unauthorized, require, unauthorized_response
 from samx_serving.api_models import (
     BatchItemResult,
     BatchRequest,
@@ -32,7 +35,7 @@ from samx_serving.api_models import (
 )
 from samx_serving.flags import probabilities, score
 from samx_serving.index import SortedIndex
-from samx_serving.overlay import npy_base64, overlay_png
+from samx_serving.overlay import normalised, npy_base64, overlay_on_radiograph
 from samx_serving.preprocess import InputError, RadiographInput, decode_derivative, decode_request
 
 
@@ -47,9 +50,16 @@ class IngressArgs(BaseModel):
     min_side_px: int = 32
     ood_min_max_probability: float | None = None
     ood_min_logsumexp: float | None = None
+    cam_long_side_px: int = 768
+    # Bearer tokens, as digests (the raw tokens never reach the Serve config, its logs or Ray objects).
+    auth_required: bool = True
+    tokens: TokenTable = Field(default_factory=lambda: TokenTable({}))
 
 
 app = FastAPI(title="SAM-X serving", version="1", description="Anatomical region of musculoskeletal radiographs")
+app.add_exception_handler(Unauthorized, unauthorized_response)
+# Any known token may classify, explain and read the model and the index (every role is viewer or above).
+VIEWER = [Depends(require(Role.viewer))]
 
 
 @app.exception_handler(InputError)
@@ -79,6 +89,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 class Ingress:
     def __init__(self, model: DeploymentHandle, args: IngressArgs) -> None:
         self._model, self._args = model, args
+        self.tokens = args.tokens if args.auth_required else None  # read by access.require
         self._store = ObjectStore(args.s3)
         self._index = SortedIndex(self._store, args.s3.archive_bucket)
 
@@ -140,12 +151,12 @@ class Ingress:
         )
 
     # -- routes -----------------------------------------------------------------------------------------
-    @app.post("/v1/classify", response_model=Classification)
+    @app.post("/v1/classify", response_model=Classification, dependencies=VIEWER)
     async def classify(self, request: Request) -> Classification:
         radiograph, ref = await self._input(request)
         return await self._classify(radiograph, ref.image_id if ref else None)
 
-    @app.post("/v1/classify/batch", response_model=BatchResponse)
+    @app.post("/v1/classify/batch", response_model=BatchResponse, dependencies=VIEWER)
     async def classify_batch(self, request: Request) -> BatchResponse:
         body = await _read_body(request, self._args.max_body_bytes)
         try:
@@ -173,7 +184,7 @@ class Ingress:
         except InputError as err:
             return BatchItemResult(index=index, error=Problem(status=err.status, reason=err.reason, detail=err.detail))
 
-    @app.post("/v1/explain", response_model=Explanation)
+    @app.post("/v1/explain", response_model=Explanation, dependencies=VIEWER)
     async def explain(
         self, request: Request, class_name: str | None = None, format: str = Query("json", pattern="^(json|png)$")
     ):
@@ -187,11 +198,14 @@ class Ingress:
             if "KeyError" in type(exc).__name__ or isinstance(exc, KeyError):
                 raise InputError(422, "unknown_class", f"the served model has no class {wanted!r}") from None
             raise
-        png = await asyncio.to_thread(overlay_png, exp.image, exp.cam)
+        png = await asyncio.to_thread(
+            overlay_on_radiograph, radiograph.pixels, exp.cam, exp.box, long_side=self._args.cam_long_side_px
+        )
         if format == "png":
             return Response(png, media_type="image/png", headers={"X-Model-Version": exp.manifest.version})
         scored = self._score(exp.manifest, exp.logits, radiograph)
         name = exp.manifest.classes[exp.class_index]
+        shown, peak = normalised(exp.raw)
         return Explanation(
             model_version=exp.manifest.version,
             class_name=name,
@@ -199,19 +213,20 @@ class Ingress:
             top=scored.top,
             flags=scored.flags,
             overlay_png_base64=base64.b64encode(png).decode(),
-            map=[[round(float(v), 6) for v in row] for row in exp.raw],
-            map_npy_base64=npy_base64(exp.raw),
+            map=[[round(float(v), 6) for v in row] for row in shown],
+            map_peak=peak,
+            map_npy_base64=npy_base64(shown),
             target_layer=exp.target_layer,
         )
 
-    @app.get("/v1/model")
+    @app.get("/v1/model", dependencies=VIEWER)
     async def model(self) -> JSONResponse:
         manifest = await self._model.manifest.remote()
         if manifest is None:
             raise InputError(503, "no_model", "no model version is loaded yet")
         return JSONResponse(manifest)
 
-    @app.get("/v1/index", response_model=IndexPage)
+    @app.get("/v1/index", response_model=IndexPage, dependencies=VIEWER)
     async def index(
         self,
         # The labeling vocabulary's names: 'thoracic spine', 'knee (lateral)', 'a/p'; never '../x'.

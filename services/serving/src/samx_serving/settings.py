@@ -1,9 +1,17 @@
-"""Serving settings (env prefix ``SAMX_SERVING_``), built by ``get_settings()``, never at import time."""
+"""Serving settings (env prefix ``SAMX_SERVING_``), built by ``get_settings()``, never at import time.
+
+The HTTP API reads archived radiographs and lists the sorted archive, so it asks every /v1 caller for a
+bearer token of ``SAMX_SERVING_TOKENS`` (the format of samx_core.auth, as labeling's); there is no
+default. ``SAMX_SERVING_AUTH=off`` is the explicit way to run without, on a closed lab network."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from samx_core.auth import TokenTable, parse_token_grants
 from samx_core.settings import KafkaSettings, S3Settings
 
 
@@ -33,7 +41,10 @@ class ServingSettings(BaseSettings):
     top_k: int = Field(default=3, ge=1)
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     max_batch_images: int = Field(default=32, ge=1)
-    cam_target_layer: str | None = Field(default=None, description="Grad-CAM layer; none: the manifest's")
+    cam_target_layer: str | None = Field(
+        default=None, description="Grad-CAM layer; none: the deepest with a map of at least 6 x 6 at the input size"
+    )
+    cam_long_side_px: int = Field(default=768, ge=512, description="Long side of the explain overlay (<= the image's)")
     allowed_modalities: frozenset[str] = frozenset({"CR", "DX"})
     min_side_px: int = Field(default=32, ge=1, description="Smaller images get a 422 (too_small)")
     # Out-of-distribution: flag not_msk when the max softmax probability or the negative energy
@@ -47,9 +58,34 @@ class ServingSettings(BaseSettings):
     serving_url: str | None = Field(default=None, description="Where 'sort' reaches the HTTP API")
     sort_concurrency: int = Field(default=8, ge=1)
     swap_timeout_s: float = Field(default=300.0, gt=0)
+    tokens: SecretStr | None = Field(
+        default=None,
+        description='JSON {"<token>": {"user": ..., "role": viewer|labeler|admin}} or a path to such a file',
+    )
+    auth: Literal["required", "off"] = Field(
+        default="required", description="off: the API answers anyone who reaches it (a closed lab network only)"
+    )
+    # What 'sort' (and any other client built from these settings) sends: one of the tokens above.
+    client_token: SecretStr | None = Field(default=None, description="Bearer token the sort sends to the API")
+    client_token_file: Path | None = Field(default=None, description="A file holding it (a mounted Secret)")
 
     def url(self) -> str:
         return self.serving_url or f"http://{self.http_host}:{self.http_port}"
+
+    def token_table(self) -> TokenTable | None:
+        """The API's tokens as digests; None when auth is off. Raises ``ValueError`` with a message fit
+        for an operator when auth is required and the tokens are missing or refused."""
+        if self.auth == "off":
+            return None
+        raw = self.tokens.get_secret_value() if self.tokens is not None else None
+        return TokenTable.from_tokens(parse_token_grants(raw, setting_name="SAMX_SERVING_TOKENS"))
+
+    def client_bearer_token(self) -> str | None:
+        if self.client_token is not None:
+            return self.client_token.get_secret_value().strip() or None
+        if self.client_token_file is not None:
+            return self.client_token_file.read_text(encoding="utf-8").strip() or None
+        return None
 
 
 class RayAddress(BaseSettings):

@@ -113,7 +113,8 @@ class RadiographSorter:
 
         def one(image_id: str) -> None:
             nonlocal progress, last_write
-            record = self._store.get_json_or_none(self._bucket, f"{prefix}{image_id}.json") or {}
+            found = self._store.get_json_or_none(self._bucket, f"{prefix}{image_id}.json")
+            record = found if isinstance(found, dict) else {}
             failed = 0
             try:
                 self._sort(image_id, record.get("site_id"), record.get("source_format"))

@@ -77,13 +77,14 @@ def _phase1(args, settings) -> int:
 
 
 def _phase2(args, settings) -> int:
+    from samx_core.archive import label_set_key
     from samx_core.storage import ObjectStore
 
     from samx_trainer.phase2_archive import read_labelset
     from samx_trainer.phase2_data import Phase2DataError
     from samx_trainer.phase2_job import ModelExistsError, run_phase2
 
-    key = settings.trainer.labelset_key.format(run_id=args.run_id, version=args.labelset_version)
+    key = label_set_key(args.run_id, args.labelset_version)  # the consumer uses the event's reference
     try:
         labelset = read_labelset(ObjectStore(settings.s3), (settings.s3.archive_bucket, key))
         result = run_phase2(

@@ -23,7 +23,7 @@ from dataclasses import replace
 from ray.exceptions import ActorDiedError, GetTimeoutError, RaySystemError
 from samx_core.bus import EventConsumer, EventPublisher, RetryableError, ensure_topics
 from samx_core.bus.consumer import Subscription
-from samx_core.events import ClusteringCompleted, DeadLetter, LabelsPublished, ModelPublished, Phase1Requested
+from samx_core.events import ClusteringCompleted, DeadLetter, Event, LabelsPublished, ModelPublished, Phase1Requested
 from samx_core.storage import ObjectStore
 
 from samx_trainer.job import run_phase1
@@ -39,7 +39,7 @@ class TrainerConsumer:
     def __init__(self, settings: Settings, profile: str) -> None:
         self.settings, self.profile = settings, profile
         self.store = ObjectStore(settings.s3)
-        topics = [Phase1Requested, ClusteringCompleted, LabelsPublished, ModelPublished, DeadLetter]
+        topics: list[type[Event]] = [Phase1Requested, ClusteringCompleted, LabelsPublished, ModelPublished, DeadLetter]
         ensure_topics(settings.kafka, [t.TOPIC for t in topics])
         self.publisher = EventPublisher(settings.kafka)
         self.consumer = EventConsumer(

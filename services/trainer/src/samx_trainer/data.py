@@ -50,7 +50,7 @@ def load_radiographs(
 
     pixels_of = derivative_fetcher(store, size, trim_frame)
 
-    def fetch(key: object) -> tuple[RadiographIngested, object]:
+    def fetch(key: str) -> tuple[RadiographIngested, np.ndarray]:
         record = RadiographIngested.model_validate_json(store.get_bytes(bucket, str(key)))
         return record, pixels_of((record.derivative.bucket, record.derivative.key))
 
@@ -63,7 +63,7 @@ def load_radiographs(
         if item is None:
             skipped[str(key)] = error or "unknown"
             continue
-        record, pixels = item  # type: ignore[misc]
+        record, pixels = item
         writer.append(pixels)
         records.append(record)
     bar.close()

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -30,7 +31,9 @@ from samx_core.storage import ObjectStore
 
 from samx_trainer.progress import ProgressBar
 
-Fetch = Callable[[object], object]  # an item the caller lists -> what it needs of it (pixels, a record...)
+T = TypeVar("T")
+R = TypeVar("R")
+Fetch = Callable[[T], R]  # an item the caller lists -> what it needs of it (pixels, a record...)
 
 
 def fingerprint(refs: Sequence[tuple[str, str]], size: int, trim_frame: bool = False) -> str:
@@ -46,12 +49,12 @@ def _sidecar(path: Path) -> Path:
 
 
 def stream_rows(
-    items: Sequence[object], fetch: Fetch, *, threads: int, window: int | None = None
-) -> Iterator[tuple[int, object, object | None, str | None]]:
+    items: Sequence[T], fetch: Fetch[T, R], *, threads: int, window: int | None = None
+) -> Iterator[tuple[int, T, R | None, str | None]]:
     """(position, item, fetched or None, error or None) in input order, with at most ``window`` downloads
     decoded and waiting at any time (``pool.map`` would submit, and so hold, all of them)."""
 
-    def task(pos_item: tuple[int, object]):
+    def task(pos_item: tuple[int, T]) -> tuple[int, T, R | None, str | None]:
         pos, item = pos_item
         try:
             return pos, item, fetch(item), None
@@ -106,9 +109,9 @@ def open_cache(path: Path, fp: str | None = None) -> torch.Tensor:
     return torch.from_numpy(np.memmap(path, mode="c", dtype=np.uint8, shape=shape))
 
 
-def derivative_fetcher(store: ObjectStore, size: int, trim_frame: bool = False) -> Fetch:
-    def fetch(ref: object) -> np.ndarray:
-        bucket, key = ref  # type: ignore[misc]
+def derivative_fetcher(store: ObjectStore, size: int, trim_frame: bool = False) -> Fetch[tuple[str, str], np.ndarray]:
+    def fetch(ref: tuple[str, str]) -> np.ndarray:
+        bucket, key = ref
         return to_uint8_square(load_derivative(store.get_bytes(bucket, key)), size, trim_frame=trim_frame)
 
     return fetch
@@ -156,7 +159,7 @@ class ImageSource:
         for _, ref, pixels, error in stream_rows(refs, fetch, threads=self.threads):
             if pixels is None:  # the driver read it a moment ago: a retry of the worker group is the cure
                 raise OSError(f"could not read {ref[0]}/{ref[1]}: {error}")
-            writer.append(pixels)  # type: ignore[arg-type]
+            writer.append(pixels)
             bar.advance()
         bar.close()
         return writer.finish(fp)

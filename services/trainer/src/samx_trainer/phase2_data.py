@@ -4,16 +4,19 @@ Label injection (Hinterwimmer et al., Eur Radiol 2023): every radiograph of a na
 cluster's name; clusters with the same name merge into one class. A discarded cluster leaves the
 training set, or, with ``discard_as_class``, its radiographs form a "not musculoskeletal" class so the
 served model can say so. A cluster the radiologist neither named nor discarded is left out too: nobody
-vouched for it.
+vouched for it. Where the radiologist fixed a cluster from inside, the label set's ``placements`` (a
+split's parts, moved radiographs) and ``excluded`` apply on top of phase 1's assignments.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from pydantic import ValidationError
+from samx_core.archive import LabelSetDocument
 
 
 class Phase2DataError(ValueError):
@@ -34,25 +37,33 @@ class LabelSet:
     version: int
     published_by: str
     clusters: tuple[ClusterDecision, ...]
+    placements: dict[str, int] = field(default_factory=dict)  # image id -> cluster (a split's part, a move)
+    excluded: frozenset[str] = frozenset()  # radiographs the radiologist took out: they train nothing
 
     @classmethod
     def from_document(cls, doc: object) -> LabelSet:
-        """Parse ``{run_id, version, published_by, clusters: [{cluster, label|null, discarded, flagged}]}``."""
-        if not isinstance(doc, dict) or not isinstance(doc.get("clusters"), list):
-            raise Phase2DataError("the label set is not an object with a 'clusters' list")
+        """Parse the stored label set (``samx_core.archive.LabelSetDocument``)."""
         try:
-            decisions = tuple(
-                ClusterDecision(
-                    cluster=int(c["cluster"]),
-                    label=(str(c["label"]).strip() or None) if c.get("label") is not None else None,
-                    discarded=bool(c.get("discarded", False)),
-                    flagged=bool(c.get("flagged", False)),
-                )
-                for c in doc["clusters"]
+            parsed = LabelSetDocument.model_validate(doc)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'document'}: {e['msg']}" for e in exc.errors()[:3]
             )
-            return cls(str(doc["run_id"]), int(doc["version"]), str(doc.get("published_by", "")), decisions)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise Phase2DataError(f"malformed label set: {type(exc).__name__} {exc}") from exc
+            raise Phase2DataError(f"malformed label set: {problems}") from None
+        decisions = tuple(
+            ClusterDecision(
+                cluster=c.cluster, label=(c.label or "").strip() or None, discarded=c.discarded, flagged=c.flagged
+            )
+            for c in parsed.clusters
+        )
+        return cls(
+            parsed.run_id,
+            parsed.version,
+            parsed.published_by,
+            decisions,
+            placements=dict(parsed.placements),
+            excluded=frozenset(parsed.excluded),
+        )
 
 
 def parse_assignments(data: bytes) -> dict[str, int]:
@@ -71,6 +82,8 @@ class InjectedLabels:
     not_msk_class: str | None
     n_discarded: int  # radiographs of discarded clusters left out
     n_undecided: int  # radiographs of clusters with neither a name nor a discard
+    n_excluded: int = 0  # radiographs the radiologist excluded from their cluster
+    n_placed: int = 0  # radiographs in another cluster than phase 1's (a split's part, a move)
 
     def counts(self) -> dict[str, int]:
         return {c: int((self.target == i).sum()) for i, c in enumerate(self.classes)}
@@ -83,11 +96,17 @@ def inject_labels(
     discard_as_class: bool = False,
     not_msk_name: str = "not_msk",
 ) -> InjectedLabels:
-    """Image -> cluster -> the cluster's name. Raises when fewer than two classes remain."""
+    """Image -> cluster (as the label set placed it) -> the cluster's name. Raises when fewer than two
+    classes remain."""
     decisions = {d.cluster: d for d in labelset.clusters}
     names: dict[str, str] = {}
-    n_discarded = n_undecided = 0
-    for image_id, cluster in assignments.items():
+    n_discarded = n_undecided = n_excluded = n_placed = 0
+    for image_id, phase1_cluster in assignments.items():
+        if image_id in labelset.excluded:
+            n_excluded += 1
+            continue
+        cluster = labelset.placements.get(image_id, phase1_cluster)
+        n_placed += cluster != phase1_cluster
         d = decisions.get(cluster)
         if d is not None and d.discarded:
             if discard_as_class:
@@ -113,4 +132,6 @@ def inject_labels(
         not_msk_class=not_msk_name if discard_as_class and not_msk_name in index else None,
         n_discarded=n_discarded,
         n_undecided=n_undecided,
+        n_excluded=n_excluded,
+        n_placed=n_placed,
     )

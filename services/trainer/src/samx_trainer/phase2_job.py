@@ -158,6 +158,8 @@ def run_phase2(
         "n_images": len(y),
         "n_discarded": injected.n_discarded,
         "n_undecided": injected.n_undecided,
+        "n_excluded": injected.n_excluded,
+        "n_placed": injected.n_placed,
         "n_skipped": len(data.skipped),
         "not_msk_class": injected.not_msk_class,
         "k": k,

@@ -59,7 +59,9 @@ def render_report(summary: dict, cv: dict, holdout: dict, threshold: dict) -> st
         f"profile `{summary['profile']}`",
         f"- training set: {summary['n_images']} radiographs in {len(summary['classes'])} classes "
         f"({summary['n_discarded']} of discarded clusters left out, {summary['n_undecided']} undecided, "
-        f"{summary['n_skipped']} unreadable); not-msk class: {summary['not_msk_class'] or 'none'}",
+        f"{summary.get('n_excluded', 0)} excluded by the radiologist, {summary['n_skipped']} unreadable; "
+        f"{summary.get('n_placed', 0)} placed in a split's part or moved); "
+        f"not-msk class: {summary['not_msk_class'] or 'none'}",
         f"- {summary['k']}-fold cross-validation grouped by patient ({summary['n_groups']} groups) + hold-out of "
         f"{holdout['n']} radiographs; {summary['epochs']} epochs per model on {summary['num_workers']} Ray Train "
         f"worker(s), {summary['images_per_s']:.1f} images/s, balance `{summary['balance']}`",

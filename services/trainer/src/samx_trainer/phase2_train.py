@@ -21,6 +21,7 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import pyarrow.fs
@@ -71,7 +72,8 @@ class TaskResult:
 
 def _config_from_dict(d: dict) -> ClassifierConfig:
     d = dict(d)
-    d["augment"] = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["augment"].items()})
+    augment: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d["augment"].items()}
+    d["augment"] = AugmentConfig(**augment)
     return ClassifierConfig(**d)
 
 
@@ -92,7 +94,7 @@ def _train_task(
     backbone.load_state_dict(backbone_state)
     inner = policy.prepare_module(Classifier(backbone, targets.shape[1]))
     model = ray.train.torch.prepare_model(inner)
-    inner = model.module if hasattr(model, "module") else model
+    inner = cast(Classifier, model.module if hasattr(model, "module") else model)  # itself, or inside DDP
     opt, base = classifier_optimizer(inner, cfg)
     sample_p = (y @ weights).clamp_min(1e-8) if cfg.balance == "sampler" else None
     loss_w = weights if cfg.balance == "weighted" else None

@@ -20,6 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow.fs
 import ray
@@ -70,7 +71,8 @@ def frozen_pretext(init: ShippedBackbone) -> PretextRun:
 
 def _config_from_dict(d: dict) -> PretextConfig:
     d = dict(d)
-    d["augment"] = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["augment"].items()})
+    augment: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d["augment"].items()}
+    d["augment"] = AugmentConfig(**augment)
     return PretextConfig(**d)
 
 
@@ -81,7 +83,7 @@ def _restore(model: nn.Module, opt: torch.optim.Optimizer) -> tuple[int, list[fl
         return 0, [], [], []
     with ckpt.as_directory() as d:
         state = torch.load(os.path.join(d, STATE_FILE), map_location="cpu", weights_only=False)
-    inner = model.module if hasattr(model, "module") else model
+    inner: nn.Module = getattr(model, "module", model)  # the model itself, or inside DDP
     inner.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     return state["epoch"], state["losses"], state["rates"], [*state.get("resumed_at", []), state["epoch"]]
@@ -136,7 +138,7 @@ def train_loop(config: dict) -> None:
             )
         if rank == 0 and ((epoch + 1) % config["checkpoint_every"] == 0 or last):
             with tempfile.TemporaryDirectory() as d:
-                inner = model.module if hasattr(model, "module") else model
+                inner: nn.Module = getattr(model, "module", model)  # the model itself, or inside DDP
                 state = {
                     "model": inner.state_dict(),
                     "optimizer": opt.state_dict(),

@@ -56,10 +56,6 @@ class TrainerSettings(BaseSettings):
     seed: int = 0
     # -- phase 2 (classifier) ----------------------------------------------------------------------
     phase2_prefix: str = Field(default="runs/phase2", description="Key prefix of phase-2 runs (per model version)")
-    labelset_key: str = Field(
-        default="labelsets/{run_id}/v{version}.json",
-        description="Archive key of a published label set (the CLI reads it; the consumer uses the event's ref)",
-    )
     discard_as_class: bool = Field(default=False, description="Discarded clusters train a 'not_msk' class")
     not_msk_class: str = Field(default="not_msk", description="Name of that class")
     cv_folds: int | None = Field(default=None, ge=2, description="Cross-validation folds (default: 3 ci, 5 otherwise)")

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
@@ -29,6 +30,9 @@ from samx_core.events import DeadLetter, Event
 from samx_core.settings import KafkaSettings
 from samx_core.telemetry import tracer
 
+if TYPE_CHECKING:
+    from kafka.consumer.fetcher import ConsumerRecord
+
 log = logging.getLogger(__name__)
 
 
@@ -37,10 +41,13 @@ class HandlerOutcome(StrEnum):
     DEAD_LETTERED = "dead_lettered"
 
 
+E = TypeVar("E", bound=Event)
+
+
 @dataclass(frozen=True)
-class Subscription:
-    event_type: type[Event]
-    handler: Callable[[Event], object]
+class Subscription(Generic[E]):
+    event_type: type[E]
+    handler: Callable[[E], object]
 
 
 class EventConsumer:
@@ -51,7 +58,7 @@ class EventConsumer:
         settings: KafkaSettings,
         *,
         group_id: str,
-        subscriptions: list[Subscription],
+        subscriptions: list[Subscription[Any]],  # each its own event type
         publisher: EventPublisher,
         max_batch: int = 64,
         max_backoff_s: float = 30.0,
@@ -113,7 +120,7 @@ class EventConsumer:
             # restart before that re-delivers it to idempotent handlers.
             log.warning("offset commit failed (%s); continuing", type(exc).__name__)
 
-    def _process(self, record, stop: threading.Event) -> bool:
+    def _process(self, record: ConsumerRecord, stop: threading.Event) -> bool:
         """Returns False only when asked to stop before the record was handled."""
         route = self._routes[record.topic]
         parent = extract_context(record.headers)
@@ -153,7 +160,7 @@ class EventConsumer:
                     self._on_outcome(record.topic, HandlerOutcome.DEAD_LETTERED, time.perf_counter() - started)
                     return True
 
-    def _dead_letter(self, record, reason: str, exc: Exception) -> None:
+    def _dead_letter(self, record: ConsumerRecord, reason: str, exc: Exception) -> None:
         self._publisher.publish(
             DeadLetter(
                 consumer_group=self._group_id,
@@ -178,7 +185,13 @@ class EventConsumer:
         if not assigned:
             return 0
         ends = self._consumer.end_offsets(list(assigned))
-        return sum(max(0, ends[tp] - self._consumer.position(tp)) for tp in assigned)
+        lag = 0
+        for tp in assigned:
+            position = self._consumer.position(tp)
+            if position is None:
+                raise RuntimeError(f"no fetch position yet for partition {tp.partition} of {tp.topic}")
+            lag += max(0, ends[tp] - position)
+        return lag
 
     def close(self) -> None:
         self._consumer.close()

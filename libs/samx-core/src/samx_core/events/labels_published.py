@@ -19,7 +19,8 @@ class LabelsPublished(Event):
     run_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Phase-1 run the clusters come from")
     labelset_version: int = Field(ge=1, description="Version of this run's label set; each publish adds one")
     labelset: ObjectRef = Field(
-        description="JSON: {run_id, version, published_by, clusters: [{cluster, label|null, discarded, flagged}]}"
+        description="JSON: samx_core.archive.LabelSetDocument (per cluster a name or a discard; per radiograph "
+        "the placements of splits and moves, and the exclusions)"
     )
     classes: list[str] = Field(min_length=1, description="Distinct names (the merged classes), sorted")
     n_clusters_named: int = Field(ge=0, description="Clusters given a name")

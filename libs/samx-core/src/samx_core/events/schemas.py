@@ -1,12 +1,14 @@
-"""JSON Schemas of the event contracts, for consumers in other languages and for review of changes.
-They are generated into ``libs/samx-core/schemas/`` (``samx dev export-schemas``) and a test fails
-when the files there differ from the models."""
+"""JSON Schemas of the event contracts and of the stored payloads they point to (``samx_core.archive``),
+for consumers in other languages and for review of changes. They are generated into
+``libs/samx-core/schemas/`` (``samx dev export-schemas``) and a test fails when the files there differ
+from the models."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from samx_core.archive import ALL_PAYLOADS
 from samx_core.events import ALL_EVENTS
 
 
@@ -18,6 +20,10 @@ def render_schemas() -> dict[str, str]:
         schema["$id"] = f"urn:samx:event:{event_type.TOPIC}"
         schema["x-topic"] = event_type.TOPIC
         rendered[f"{event_type.TOPIC}.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+    for name, payload_type in ALL_PAYLOADS.items():
+        schema = payload_type.model_json_schema(mode="serialization")
+        schema["$id"] = f"urn:samx:payload:{name}"
+        rendered[f"payload.{name}.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
     return rendered
 
 

@@ -54,7 +54,7 @@ def load_derivative(png_bytes: bytes) -> np.ndarray:
         if image.mode in ("I;16", "I;16B", "I;16L"):
             return np.asarray(image).astype(np.uint16)
         if image.mode == "I":  # how older Pillow versions open 16-bit grey PNGs
-            return np.clip(np.asarray(image), 0, 65535).astype(np.uint16)
+            return np.asarray(image).clip(0, 65535).astype(np.uint16)
     raise ValueError("not a single-channel 8 or 16-bit PNG derivative")
 
 

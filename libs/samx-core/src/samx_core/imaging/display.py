@@ -38,7 +38,7 @@ def rescale_to_depth(values: np.ndarray, lo: float, hi: float, bits: int) -> np.
     if bits not in (8, 16):
         raise ValueError("output depth must be 8 or 16 bits")
     top = float((1 << bits) - 1)
-    out = np.subtract(values, lo, dtype=np.float32)
+    out: np.ndarray = np.subtract(values, lo, dtype=np.float32)
     out *= np.float32(top / (hi - lo))
     np.clip(out, 0.0, top, out=out)
     np.rint(out, out=out)

@@ -62,7 +62,9 @@ def content_box(pixels: np.ndarray) -> tuple[int, int, int, int]:
     return _exact_edges(pixels, box, values, step, tolerance)
 
 
-def _exact_edges(pixels: np.ndarray, box: list[int], values: list[float], step: int, tolerance: float):
+def _exact_edges(
+    pixels: np.ndarray, box: list[int], values: list[float], step: int, tolerance: float
+) -> tuple[int, int, int, int]:
     """Probe box -> full-resolution box: between the last frame line and the first content line of the
     probe lie ``step - 1`` unseen lines per edge; each is tested against that edge's frame value."""
     h, w = pixels.shape
@@ -70,7 +72,7 @@ def _exact_edges(pixels: np.ndarray, box: list[int], values: list[float], step: 
     full = [top * step, min(h, bottom * step) if bottom < pixels[::step].shape[0] else h,
             left * step, min(w, right * step) if right < pixels[0, ::step].shape[0] else w]  # fmt: skip
     if step == 1:
-        return tuple(full)
+        return full[0], full[1], full[2], full[3]
     cols = slice(full[2], full[3])
     if top:
         unseen = pixels[(top - 1) * step + 1 : top * step, cols].astype(np.float32)
@@ -85,7 +87,7 @@ def _exact_edges(pixels: np.ndarray, box: list[int], values: list[float], step: 
     if full[3] < w:
         unseen = pixels[rows, (right - 1) * step + 1 : right * step].astype(np.float32).T
         full[3] = right * step - _frame_depth(unseen[::-1], tolerance, values[3])[0]
-    return tuple(full)
+    return full[0], full[1], full[2], full[3]
 
 
 def to_uint8_square(pixels: np.ndarray, size: int, *, trim_frame: bool = False) -> np.ndarray:

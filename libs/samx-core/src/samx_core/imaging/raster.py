@@ -34,9 +34,8 @@ def decode_raster(data: bytes, source_format: SourceFormat) -> tuple[np.ndarray,
                     f"{image.height} x {image.width} pixels is over the {MAX_PIXELS} pixel limit",
                 )
             image.load()
-            if source_format is SourceFormat.JPEG:
-                image = ImageOps.exif_transpose(image)
-            pixels = _grey(image)
+            oriented = ImageOps.exif_transpose(image) if source_format is SourceFormat.JPEG else image
+            pixels = _grey(oriented)
     except RadiographRejected:
         raise
     except Image.DecompressionBombError:
@@ -56,7 +55,7 @@ def _grey(image: Image.Image) -> np.ndarray:
     if mode in _GREY16:
         return np.asarray(image).astype(np.uint16)  # also turns big-endian I;16B into native order
     if mode == "I":  # 16-bit grey PNGs opened by older Pillow versions, as int32
-        return np.clip(np.asarray(image), 0, 65535).astype(np.uint16)
+        return np.asarray(image).clip(0, 65535).astype(np.uint16)
     if mode == "1":
         return np.asarray(image.convert("L"), dtype=np.uint8)
     if mode == "LA":

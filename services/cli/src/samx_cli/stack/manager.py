@@ -1,9 +1,10 @@
 """``LocalStack``: up, down and status of the local Kafka, MinIO and Ray.
 
-Ports and credentials are chosen at the first ``up`` (free loopback ports, random keys) and kept in
-``<state>/stack.json``; ``<state>/stack.env`` holds the matching ``SAMX_*`` variables that every
-service reads. A component whose endpoint is given in the environment (``SAMX_KAFKA_BOOTSTRAP_SERVERS``,
-``SAMX_S3_ENDPOINT`` with keys, ``SAMX_RAY_ADDRESS``) is not started: SAM-X uses the existing one.
+Ports and credentials are chosen at the first ``up`` (free loopback ports, random keys, this machine's
+serving token) and kept in ``<state>/stack.json``; ``<state>/stack.env`` holds the matching ``SAMX_*``
+variables that every service reads. A component whose endpoint is given in the environment
+(``SAMX_KAFKA_BOOTSTRAP_SERVERS``, ``SAMX_S3_ENDPOINT`` with keys, ``SAMX_RAY_ADDRESS``) is not started:
+SAM-X uses the existing one.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from samx_cli.stack.ports import free_port, port_is_free, wait_until
 from samx_cli.stack.processes import ManagedProcess
 
 ALL_COMPONENTS = ("kafka", "minio", "ray")
+SERVING_USER = "samx-local"  # who the local serving token belongs to (samx_core.auth grant)
 _EXTERNAL_ENV = {"kafka": "SAMX_KAFKA_BOOTSTRAP_SERVERS", "minio": "SAMX_S3_ENDPOINT", "ray": "SAMX_RAY_ADDRESS"}
 
 
@@ -31,7 +34,7 @@ def _say(message: str) -> None:
 class LocalStack:
     build_dir: Path
     state_dir: Path
-    say: object = field(default=_say)
+    say: Callable[[str], None] = field(default=_say)
     ray_cpus: int = max(1, os.cpu_count() or 1)
 
     # -- state ------------------------------------------------------------------------------------
@@ -63,7 +66,7 @@ class LocalStack:
         config[name] = port
         return port
 
-    def servers(self, config: dict) -> dict[str, object]:
+    def servers(self, config: dict) -> dict[str, KafkaServer | MinioServer | RayHead]:
         return {
             "kafka": KafkaServer(self.build_dir, self.state_dir, config["kafka_port"], config["kafka_controller_port"]),
             "minio": MinioServer(
@@ -102,6 +105,8 @@ class LocalStack:
         config.setdefault("minio_secret_key", secrets.token_urlsafe(24))
         # The key of this machine's ingest pseudonyms: made once and kept, like a hospital's would be.
         config.setdefault("deid_secret", secrets.token_hex(32))
+        # The bearer token of this machine's serving API (its sort and the demo's curl lines send it).
+        config.setdefault("serving_token", secrets.token_urlsafe(32))
         config["components"] = sorted(set(config.get("components", [])) | set(wanted))
         self._save_config(config)
         servers = self.servers(config)
@@ -161,6 +166,10 @@ class LocalStack:
         env: dict[str, str] = {}
         if config.get("deid_secret"):
             env["SAMX_INGEST_DEID_SECRET"] = config["deid_secret"]
+        if config.get("serving_token"):
+            grants = {config["serving_token"]: {"user": SERVING_USER, "role": "viewer"}}
+            env["SAMX_SERVING_TOKENS"] = json.dumps(grants, separators=(",", ":"))
+            env["SAMX_SERVING_CLIENT_TOKEN"] = config["serving_token"]
         if "kafka" in running:
             env["SAMX_KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{config['kafka_port']}"
         if "minio" in running:
@@ -171,5 +180,7 @@ class LocalStack:
             }
         if "ray" in running:
             env["SAMX_RAY_ADDRESS"] = f"127.0.0.1:{config['ray_port']}"
-            env |= self.servers(config)["ray"].client_env()
+            ray = self.servers(config)["ray"]
+            assert isinstance(ray, RayHead)
+            env |= ray.client_env()
         return env

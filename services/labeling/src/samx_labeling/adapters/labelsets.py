@@ -1,10 +1,11 @@
-"""Label sets to the archive bucket (``labelsets/<run_id>/v<N>.json``) and ``labels.published`` to Kafka."""
+"""Label sets to the archive bucket (``samx_core.archive.label_set_key``) and ``labels.published`` to Kafka."""
 
 from __future__ import annotations
 
 import uuid
 
 from kafka.errors import KafkaError
+from samx_core.archive import label_set_key
 from samx_core.bus import EventPublisher, PublishFailedError, RetryableError, ensure_topics
 from samx_core.events import LabelsPublished, ObjectRef
 from samx_core.settings import KafkaSettings
@@ -42,7 +43,7 @@ class ArchiveLabelSetSink:
         return self._publisher
 
     def store(self, run_id: str, version: int, document: dict) -> PublishedObject:
-        stored = self._store.put_json(self.bucket, f"labelsets/{run_id}/v{version}.json", document)
+        stored = self._store.put_json(self.bucket, label_set_key(run_id, version), document)
         return PublishedObject(stored.bucket, stored.key, stored.sha256, stored.size_bytes)
 
     def announce(self, run_id: str, version: int, stored: PublishedObject, document: dict) -> None:

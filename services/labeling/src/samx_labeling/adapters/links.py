@@ -31,6 +31,9 @@ class PresignedImageLinks:
     def thumbnail(self, bucket: str, key: str) -> str:
         return self._url(bucket, key)
 
+    def image(self, bucket: str, key: str) -> str:
+        return self._url(bucket, key)
+
     def _url(self, bucket: str, key: str) -> str:
         now = self._clock()
         hit = self._cache.get((bucket, key))

@@ -95,12 +95,30 @@ class ObjectStorePhase1Artifacts:
             meta = None
         if not isinstance(meta, dict):
             return ImageRecord(sha256=None, body_part=None, thumbnail_key=fallback)
-        tags = meta.get("tags") if isinstance(meta.get("tags"), dict) else {}
-        thumbnail = meta.get("thumbnail") if isinstance(meta.get("thumbnail"), dict) else {}
-        body_part = tags.get("body_part_examined")
-        sha256 = meta.get("sha256")
+        tags, thumbnail, derivative = (_object(meta, field) for field in ("tags", "thumbnail", "derivative"))
+        body_part, sha256 = tags.get("body_part_examined"), meta.get("sha256")
+        thumbnail_key, derivative_key = thumbnail.get("key"), derivative.get("key")
         return ImageRecord(
             sha256=sha256 if isinstance(sha256, str) and len(sha256) == 64 else None,
             body_part=body_part[:64] if isinstance(body_part, str) and body_part.strip() else None,
-            thumbnail_key=thumbnail.get("key") if isinstance(thumbnail.get("key"), str) else fallback,
+            thumbnail_key=thumbnail_key if isinstance(thumbnail_key, str) else fallback,
+            derivative_key=derivative_key if isinstance(derivative_key, str) else None,
+            facts=viewer_facts(tags, meta.get("site_id")),
         )
+
+
+def _object(record: dict, field: str) -> dict:
+    """A nested JSON object of the record, or {} when it is missing or not an object."""
+    value = record.get(field)
+    return value if isinstance(value, dict) else {}
+
+
+def viewer_facts(tags: dict, site_id: object) -> dict:
+    """The tags a radiologist checks an image against; identifiers (patient, study, UIDs) stay out."""
+    facts = {key: tags[key] for key in _VIEWER_TAGS if isinstance(tags.get(key), str | int) and tags[key] != ""}
+    if isinstance(site_id, str) and site_id:
+        facts["site"] = site_id[:64]
+    return {k: v[:64] if isinstance(v, str) else v for k, v in facts.items()}
+
+
+_VIEWER_TAGS = ("modality", "view_position", "image_laterality", "rows", "columns")

@@ -9,12 +9,24 @@ from prometheus_client import CollectorRegistry
 from samx_core.reachability import any_reachable, tcp_reachable
 from samx_core.storage import ObjectStore
 
+from samx_labeling.adapters.embeddings import ObjectStoreEmbeddings
 from samx_labeling.adapters.labelsets import ArchiveLabelSetSink
 from samx_labeling.adapters.links import PresignedImageLinks
 from samx_labeling.api.context import AppContext
 from samx_labeling.api.errors import BodySizeLimit, install_error_handlers
 from samx_labeling.api.middleware import RequestMetrics, SecurityHeaders
-from samx_labeling.api.routes import audit, clusters, health, labels, labelsets, runs, suggestions, vocabulary, web
+from samx_labeling.api.routes import (
+    audit,
+    clusters,
+    curation,
+    health,
+    labels,
+    labelsets,
+    runs,
+    suggestions,
+    vocabulary,
+    web,
+)
 from samx_labeling.db.engine import make_engine, make_sessionmaker
 from samx_labeling.settings import ServiceSettings
 
@@ -31,7 +43,7 @@ def create_app(context: AppContext, *, max_request_bytes: int) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
-    for module in (runs, clusters, labels, suggestions, labelsets, audit, vocabulary):
+    for module in (runs, clusters, curation, labels, suggestions, labelsets, audit, vocabulary):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(web.router)
@@ -61,6 +73,7 @@ def build_context(settings: ServiceSettings, *, consumer_alive=None) -> AppConte
         sessions=make_sessionmaker(engine),
         links=PresignedImageLinks(store, expiry_s=settings.labeling.url_expiry_s),
         sink_factory=sink,
+        embeddings=ObjectStoreEmbeddings(store),
         suggestion_min_share=settings.labeling.suggestion_min_share,
         image_origins=(f"{'https' if settings.s3.secure else 'http'}://{settings.s3.endpoint}",),
         dependency_checks={

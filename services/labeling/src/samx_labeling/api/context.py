@@ -2,34 +2,29 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from samx_core.auth import TokenGrant, TokenTable
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-from samx_labeling.domain.ports import ImageLinks, LabelSetSink
-from samx_labeling.settings import TokenGrant
-
-
-def token_digest(token: str) -> str:
-    # The table is keyed by digest so a lookup does not compare secrets character by character.
-    return hashlib.sha256(token.encode()).hexdigest()
+from samx_labeling.domain.ports import ImageLinks, LabelSetSink, RunEmbeddings
 
 
 @dataclass
 class AppContext:
     engine: Engine
     sessions: sessionmaker
-    grants: dict[str, TokenGrant]  # token digest -> grant
+    grants: TokenTable  # by token digest (samx_core.auth)
     links: ImageLinks
     # Built on first publish: the API can serve reads while the event bus is still starting.
     sink_factory: Callable[[], LabelSetSink]
     web_dir: Path
     consumer_alive: Callable[[], bool] | None = None
+    embeddings: RunEmbeddings | None = None  # phase 1's embeddings, for splits (None: splits answer 409)
     suggestion_min_share: float = 0.6  # LabelingSettings.suggestion_min_share
     image_origins: tuple[str, ...] = ()  # where presigned image URLs point (the page's CSP allows them)
     # Readiness beyond the database: dependency name -> a bounded check (samx_core.reachability)
@@ -39,7 +34,7 @@ class AppContext:
 
     @classmethod
     def with_tokens(cls, grants: dict[str, TokenGrant], **kwargs) -> AppContext:
-        return cls(grants={token_digest(t): g for t, g in grants.items()}, **kwargs)
+        return cls(grants=TokenTable.from_tokens(grants), **kwargs)
 
     def sink(self) -> LabelSetSink:
         with self._sink_lock:

@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from samx_core.auth import Role, TokenGrant
 from sqlalchemy.orm import Session
 
-from samx_labeling.api.context import AppContext, token_digest
+from samx_labeling.api.context import AppContext
 from samx_labeling.api.schemas import INT32, RUN_ID_PATTERN
-from samx_labeling.settings import Role, TokenGrant
 
 _bearer = HTTPBearer(auto_error=False, description="Token from SAMX_LABELING_TOKENS")
 
@@ -38,7 +38,7 @@ def get_current_user(
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers={"WWW-Authenticate": "Bearer"}
         )
-    grant = context.grants.get(token_digest(credentials.credentials))
+    grant = context.grants.lookup(credentials.credentials)
     if grant is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown token", headers={"WWW-Authenticate": "Bearer"})
     return grant
@@ -49,7 +49,7 @@ CurrentUser = Annotated[TokenGrant, Depends(get_current_user)]
 
 def require(role: Role):
     def check(user: CurrentUser) -> TokenGrant:
-        if user.level < role:
+        if not user.allows(role):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role.name} role")
         return user
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -17,14 +18,18 @@ from samx_labeling.domain.errors import ConflictError, InvalidInputError, NotFou
 
 log = logging.getLogger(__name__)
 
-ERROR_RESPONSES: dict[int | str, dict] = {
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No or unknown bearer token"},
     403: {"model": ErrorBody, "description": "The token's role is too low"},
     404: {"model": ErrorBody, "description": "Unknown run, cluster or label set"},
     413: {"model": ErrorBody, "description": "Request body larger than SAMX_LABELING_MAX_REQUEST_BYTES"},
 }
-CONFLICT = {409: {"model": ErrorBody, "description": "Stale version or a state that forbids the change"}}
-UNAVAILABLE = {503: {"model": ErrorBody, "description": "Object store or event bus unreachable; retry"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "Stale version or a state that forbids the change"}
+}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorBody, "description": "Object store or event bus unreachable; retry"}
+}
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from samx_labeling.api.schemas import ClusterPublic, ExemplarPublic, SuggestionPublic
+from samx_labeling.api.schemas import ClusterPublic, ExemplarPublic, MemberPublic, SuggestionPublic
 from samx_labeling.db.models import Cluster, Member, Run, Suggestion
 from samx_labeling.domain.ports import ImageLinks
 from samx_labeling.domain.suggestions import best_suggestions
 
 EXEMPLARS_SHOWN = 8
+SPLIT_PROPOSED_MIN_SIZE = 4  # the smallest cluster a split can make two parts of (curation.MIN_PER_PART)
 
 
 def present_clusters(
@@ -57,7 +58,8 @@ def _present(
         version=c.version,
         updated_by=c.updated_by,
         updated_at=c.updated_at,
-        montage_url=links.montage(bucket, run.artifacts_prefix, c.cluster) if c.size else None,
+        # Phase 1 drew a montage per cluster it made; a split's part has its exemplars instead.
+        montage_url=links.montage(bucket, run.artifacts_prefix, c.cluster) if c.size and c.parent is None else None,
         exemplars=[
             ExemplarPublic(image_id=i, thumbnail_url=links.thumbnail(bucket, key or f"derived/{i}.thumb.png"))
             for i, key in exemplars
@@ -67,7 +69,34 @@ def _present(
         )
         if suggestion
         else None,
+        parent=c.parent,
+        split=c.split,
+        split_proposed=bool(
+            suggestion is not None
+            and suggestion.share < min_share
+            and not c.split
+            and c.label is None
+            and not c.discarded
+            and c.size >= SPLIT_PROPOSED_MIN_SIZE
+        ),
     )
+
+
+def present_members(run: Run, members: list[Member], links: ImageLinks) -> list[MemberPublic]:
+    return [
+        MemberPublic(
+            image_id=m.image_id,
+            confidence=m.confidence,
+            thumbnail_url=links.thumbnail(run.artifacts_bucket, m.thumbnail_key),
+            cluster=None if m.excluded else m.cluster,
+            phase1_cluster=m.phase1_cluster,
+            body_part=m.body_part,
+            known_labels=m.known_labels,
+            image_url=links.image(run.artifacts_bucket, m.derivative_key) if m.derivative_key else None,
+            facts=m.facts or {},
+        )
+        for m in members
+    ]
 
 
 def etag(cluster: ClusterPublic | Cluster) -> str:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from samx_core.archive import LabelSetDecisions
 
 from samx_labeling.domain.vocabulary import MAX_LABEL_LENGTH, is_valid_label
 
@@ -81,9 +82,15 @@ class ClusterPublic(BaseModel):
     version: int
     updated_by: str | None
     updated_at: datetime | None
-    montage_url: str | None = Field(description="Presigned URL of the montage (none for an empty cluster)")
+    montage_url: str | None = Field(description="Presigned URL of the montage (none for an empty cluster or a part)")
     exemplars: list[ExemplarPublic]
     suggestion: SuggestionPublic | None
+    parent: int | None = Field(default=None, description="The cluster this part was split from")
+    split: bool = Field(default=False, description="Split into parts (its radiographs are in them)")
+    split_proposed: bool = Field(
+        default=False,
+        description="Looks mixed (its suggestion's share is under the threshold): worth splitting",
+    )
 
 
 class ClusterPage(BaseModel):
@@ -97,6 +104,14 @@ class MemberPublic(BaseModel):
     image_id: str
     confidence: float
     thumbnail_url: str
+    cluster: int | None = Field(default=None, description="Where it is now (the excluded pool: null)")
+    phase1_cluster: int | None = Field(default=None, description="Where phase 1 put it, when that changed")
+    body_part: str | None = Field(default=None, description="DICOM BodyPartExamined, when the archive has it")
+    known_labels: str | None = Field(default=None, description="Known names from an uploaded CSV, ';'-joined")
+    image_url: str | None = Field(default=None, description="Presigned URL of the full-resolution derivative")
+    facts: dict[str, str | int] = Field(
+        default_factory=dict, description="Modality, view, laterality, rows, columns, site (no identifiers)"
+    )
 
 
 class MemberPage(BaseModel):
@@ -121,6 +136,30 @@ class BatchLabelUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[BatchLabelItem] = Field(min_length=1, max_length=5000)
+
+
+class SplitRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: Version
+    parts: int = Field(default=2, ge=2, le=4, description="How many parts (fewer when the embeddings coincide)")
+
+
+class SplitResult(BaseModel):
+    cluster: ClusterPublic = Field(description="The split cluster (size 0 now; undo restores it)")
+    parts: list[ClusterPublic]
+
+
+ImageIdText = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+
+
+class ExcludeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: Version
+    image_ids: list[ImageIdText] = Field(min_length=1, max_length=1000, description="Radiographs of this cluster")
+
+
+class MoveRequest(ExcludeRequest):
+    to_cluster: ClusterNumber = Field(description="The cluster they belong to (not a split or discarded one)")
 
 
 class ClusterList(BaseModel):
@@ -162,6 +201,10 @@ class ProgressPublic(BaseModel):
     images: TallyPublic
     empty_clusters: int
     classes: int = Field(description="Distinct names given so far")
+    excluded: int = Field(default=0, description="Radiographs excluded from their clusters (not in the tallies)")
+    decisions: LabelSetDecisions = Field(
+        default_factory=LabelSetDecisions, description="The radiologist's decisions so far, counted as in a label set"
+    )
 
 
 # -- vocabulary ---------------------------------------------------------------------------------------
@@ -216,26 +259,6 @@ class AcceptResult(BaseModel):
 
 
 # -- label sets ---------------------------------------------------------------------------------------
-class LabelSetCluster(BaseModel):
-    cluster: int
-    size: int
-    label: str | None
-    discarded: bool
-    flagged: bool
-
-
-class LabelSetDocument(BaseModel):
-    run_id: str
-    version: int
-    published_by: str
-    published_at: datetime
-    classes: list[str]
-    n_clusters_named: int
-    n_clusters_discarded: int
-    n_images_named: int
-    clusters: list[LabelSetCluster]
-
-
 class LabelSetSummary(BaseModel):
     run_id: str
     version: int

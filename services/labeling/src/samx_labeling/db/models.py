@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -62,6 +63,10 @@ class Run(Base):
     source_event_id: Mapped[str] = mapped_column(String(36))
     metrics: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Phase 1's embeddings (N, D), rows in the order of Member.row: what a split clusters on. Null for
+    # sessions opened before splits existed (migration 0003).
+    embeddings_bucket: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    embeddings_key: Mapped[str | None] = mapped_column(String(1024), nullable=True)
 
 
 class Cluster(Base):
@@ -83,6 +88,10 @@ class Cluster(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A split cluster keeps its row (the audit and undo refer to it) with size 0 and split = True; its
+    # parts are new clusters numbered after the run's K, each naming its parent.
+    parent: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    split: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Member(Base):
@@ -102,6 +111,13 @@ class Member(Base):
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     body_part: Mapped[str | None] = mapped_column(String(64), nullable=True)
     thumbnail_key: Mapped[str] = mapped_column(String(1024))
+    row: Mapped[int | None] = mapped_column(Integer, nullable=True)  # its row in the run's embeddings
+    # Where phase 1 put it, once a split or a move changed ``cluster`` (null: still there).
+    phase1_cluster: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    known_labels: Mapped[str | None] = mapped_column(String(512), nullable=True)  # ';'-joined, from a CSV
+    derivative_key: Mapped[str | None] = mapped_column(String(1024), nullable=True)  # full size, for the viewer
+    facts: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # modality, view, laterality, size, site
 
 
 class VocabularyEntry(Base):

@@ -8,8 +8,9 @@ after; ``undo`` restores the ``before`` of the cluster's latest change that is n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from samx_labeling.db.models import AuditEntry, Cluster, Run, Suggestion, utcnow
@@ -17,7 +18,7 @@ from samx_labeling.domain.errors import ConflictError, InvalidInputError, NotFou
 from samx_labeling.domain.suggestions import best_suggestions
 from samx_labeling.domain.vocabulary import Vocabulary, record_new_name
 
-STATE_FIELDS = ("label", "discarded", "discard_reason", "flagged")
+STATE_FIELDS = ("label", "discarded", "discard_reason", "flagged", "split")
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def get_cluster(session: Session, run_id: str, cluster: int) -> Cluster:
     return found
 
 
-def _change(
+def change_cluster(
     session: Session,
     run_id: str,
     number: int,
@@ -61,12 +62,17 @@ def _change(
     cluster = get_cluster(session, run_id, number)
     if cluster.version != version:
         raise ConflictError(f"cluster {number} is at version {cluster.version}, not {version}; reload it")
+    if cluster.split and action != "undo":
+        raise ConflictError(f"cluster {number} was split into parts: decide on its parts, or undo the split")
     before = state_of(cluster)
-    result = session.execute(
-        update(Cluster)
-        .where(Cluster.run_id == run_id, Cluster.cluster == number, Cluster.version == version)
-        .values(**values, version=version + 1, updated_by=who, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
+    result = cast(  # an UPDATE answers a CursorResult, which has the row count
+        "CursorResult[Any]",
+        session.execute(
+            update(Cluster)
+            .where(Cluster.run_id == run_id, Cluster.cluster == number, Cluster.version == version)
+            .values(**values, version=version + 1, updated_by=who, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
     )
     if result.rowcount != 1:  # someone committed between our read and our write
         raise ConflictError(f"cluster {number} changed meanwhile; reload it")
@@ -93,7 +99,7 @@ def _label_values(session: Session, vocabulary: Vocabulary, text: str, who: str)
 
 
 def set_label(session: Session, run_id: str, number: int, text: str, version: int, who: str) -> Cluster:
-    cluster = _change(
+    cluster = change_cluster(
         session, run_id, number, version, who, "label", _label_values(session, Vocabulary.load(session), text, who)
     )
     session.commit()
@@ -108,7 +114,7 @@ def set_labels(session: Session, run_id: str, items: list[LabelRequest], who: st
     vocabulary = Vocabulary.load(session)
     try:
         out = [
-            _change(
+            change_cluster(
                 session, run_id, i.cluster, i.version, who, "label", _label_values(session, vocabulary, i.label, who)
             )
             for i in items
@@ -128,13 +134,15 @@ def discard(
         if discarded
         else {"discarded": False, "discard_reason": None}
     )
-    cluster = _change(session, run_id, number, version, who, "discard" if discarded else "restore", values)
+    cluster = change_cluster(session, run_id, number, version, who, "discard" if discarded else "restore", values)
     session.commit()
     return cluster
 
 
 def flag(session: Session, run_id: str, number: int, version: int, flagged: bool, who: str) -> Cluster:
-    cluster = _change(session, run_id, number, version, who, "flag" if flagged else "unflag", {"flagged": flagged})
+    cluster = change_cluster(
+        session, run_id, number, version, who, "flag" if flagged else "unflag", {"flagged": flagged}
+    )
     session.commit()
     return cluster
 
@@ -154,10 +162,15 @@ def undo(session: Session, run_id: str, number: int, version: int, who: str) -> 
     ).first()
     if last is None or last.before is None:
         raise ConflictError(f"cluster {number} has no change left to undo")
+    if last.action in ("split", "exclude", "move"):
+        from samx_labeling.domain.curation import undo_curation  # curation builds on this module
+
+        return undo_curation(session, run_id, number, version, who, last)
     restored = {field: last.before.get(field) for field in STATE_FIELDS}
     restored["discarded"] = bool(restored["discarded"])
     restored["flagged"] = bool(restored["flagged"])
-    cluster = _change(session, run_id, number, version, who, "undo", restored)
+    restored["split"] = bool(restored["split"])
+    cluster = change_cluster(session, run_id, number, version, who, "undo", restored)
     last.undone = True
     session.commit()
     return cluster
@@ -196,7 +209,7 @@ def accept_suggestions(
             skipped += 1
             below += proposal is not None
             continue
-        _change(
+        change_cluster(
             session,
             run_id,
             cluster.cluster,

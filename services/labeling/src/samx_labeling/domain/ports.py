@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class ClusterSummary:
@@ -29,6 +31,10 @@ class ImageRecord:
     sha256: str | None
     body_part: str | None
     thumbnail_key: str
+    derivative_key: str | None = None  # full resolution, for the viewer
+    # What the viewer shows beside the image: modality, view, laterality, rows, columns, site (never
+    # patient or study identifiers).
+    facts: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,12 @@ class Phase1Artifacts(Protocol):
     def assignments(self) -> list[Assignment]: ...
 
     def image_records(self, image_ids: list[str]) -> dict[str, ImageRecord]: ...
+
+
+class RunEmbeddings(Protocol):
+    """Phase 1's embeddings of a run: ``rows(bucket, key, rows)`` -> float32 (len(rows), D)."""
+
+    def rows(self, bucket: str, key: str, rows: list[int]) -> np.ndarray: ...
 
 
 class AnnounceFailed(Exception):
@@ -72,3 +84,5 @@ class ImageLinks(Protocol):
     def montage(self, bucket: str, prefix: str, cluster: int) -> str: ...
 
     def thumbnail(self, bucket: str, key: str) -> str: ...
+
+    def image(self, bucket: str, key: str) -> str: ...  # a full-resolution derivative, for the viewer

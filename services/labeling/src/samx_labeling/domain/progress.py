@@ -51,7 +51,7 @@ def progress(session: Session, run_id: str) -> Progress:
             images(Cluster.discarded.is_(True)),
             images(Cluster.flagged.is_(True)),
             images(left),
-            count(Cluster.size == 0),
+            count((Cluster.size == 0) & Cluster.split.is_(False)),
             func.count(func.distinct(case((labeled, Cluster.label)))),
         ).where(Cluster.run_id == run_id)
     ).one()

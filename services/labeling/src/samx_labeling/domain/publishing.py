@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 
+from samx_core.archive import LabelSetCluster, LabelSetDecisions, LabelSetDocument
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,45 +26,110 @@ from samx_labeling.domain.ports import AnnounceFailed, LabelSetSink, PublishedOb
 log = logging.getLogger(__name__)
 
 
-def label_set_document(run_id: str, version: int, who: str, clusters: list[Cluster]) -> dict:
-    named = [c for c in clusters if c.label and not c.discarded]
-    return {
-        "run_id": run_id,
-        "version": version,
-        "published_by": who,
-        "published_at": utcnow().isoformat(),
-        "classes": sorted({c.label for c in named}),
-        "n_clusters_named": len(named),
-        "n_clusters_discarded": sum(1 for c in clusters if c.discarded),
-        "n_images_named": sum(c.size for c in named),
-        "clusters": [
-            {
-                "cluster": c.cluster,
-                "size": c.size,
-                "label": None if c.discarded else c.label,
-                "discarded": c.discarded,
-                "flagged": c.flagged,
-            }
+def label_set_document(
+    run_id: str,
+    version: int,
+    who: str,
+    clusters: list[Cluster],
+    *,
+    placements: dict[str, int] | None = None,
+    excluded: list[str] | None = None,
+    decisions: LabelSetDecisions | None = None,
+    n_images: int | None = None,
+) -> dict:
+    """The stored document (``samx_core.archive.LabelSetDocument``): per-cluster decisions, and per radiograph
+    the placements (split, moved) and exclusions phase 2 applies on top of phase 1's assignments."""
+    named = [c for c in clusters if c.label and not c.discarded and not c.split]
+    document = LabelSetDocument(
+        run_id=run_id,
+        version=version,
+        published_by=who,
+        published_at=utcnow(),
+        classes=sorted({c.label for c in named if c.label}),
+        n_clusters_named=len(named),
+        n_clusters_discarded=sum(1 for c in clusters if c.discarded),
+        n_images_named=sum(c.size for c in named),
+        clusters=[
+            LabelSetCluster(
+                cluster=c.cluster,
+                size=c.size,
+                label=None if c.discarded or c.split else c.label,
+                discarded=bool(c.discarded),
+                flagged=bool(c.flagged),
+                parent=c.parent,
+                split_into=[p.cluster for p in clusters if p.parent == c.cluster] if c.split else [],
+            )
             for c in clusters
         ],
-    }
+        placements=placements or {},
+        excluded=excluded or [],
+        decisions=decisions or LabelSetDecisions(),
+        n_images=n_images,
+    )
+    return document.model_dump(mode="json")
+
+
+def per_image_decisions(session: Session, run_id: str) -> tuple[dict[str, int], list[str]]:
+    """(placements: image id -> cluster for radiographs no longer in their phase-1 cluster, excluded ids)."""
+    placed = session.execute(
+        select(Member.image_id, Member.cluster, Member.phase1_cluster, Member.excluded).where(
+            Member.run_id == run_id, Member.phase1_cluster.is_not(None)
+        )
+    ).all()
+    placements = {m.image_id: m.cluster for m in placed if not m.excluded and m.cluster != m.phase1_cluster}
+    return placements, sorted(m.image_id for m in placed if m.excluded)
+
+
+def decision_counts(session: Session, run_id: str, n_images: int) -> LabelSetDecisions:
+    """What the radiologist did to the run, from the audit (undone changes do not count): the paper's
+    figure of merit is decisions per radiograph (1,000 names for 42,608 radiographs, 0.023)."""
+    rows = session.execute(
+        select(AuditEntry.action, AuditEntry.after).where(AuditEntry.run_id == run_id, AuditEntry.undone.is_(False))
+    ).all()
+    clusters = {c.cluster: c for c in session.scalars(select(Cluster).where(Cluster.run_id == run_id))}
+    names = sum(1 for c in clusters.values() if c.label and not c.discarded and not c.split)
+    discards = sum(1 for c in clusters.values() if c.discarded)
+    splits = sum(1 for c in clusters.values() if c.split)
+    moved = [len(((a or {}).get("evidence") or {}).get("images", [])) for action, a in rows if action == "move"]
+    excluded = [len(((a or {}).get("evidence") or {}).get("images", [])) for action, a in rows if action == "exclude"]
+    total = names + discards + splits + sum(moved) + sum(excluded)
+    return LabelSetDecisions(
+        names=names,
+        discards=discards,
+        splits=splits,
+        exclusions=sum(excluded),
+        moves=sum(moved),
+        total=total,
+        per_image=round(total / n_images, 6) if n_images else 0.0,
+    )
 
 
 def publish(session: Session, run_id: str, who: str, sink: LabelSetSink, *, allow_incomplete: bool) -> LabelSet:
     """Version N+1, committed; announced if the broker acknowledges in time (``row.announced_at``)."""
     get_run(session, run_id)
     clusters = list(session.scalars(select(Cluster).where(Cluster.run_id == run_id).order_by(Cluster.cluster)))
-    undecided = [c.cluster for c in clusters if c.size > 0 and c.label is None and not c.discarded]
+    undecided = [c.cluster for c in clusters if c.size > 0 and c.label is None and not c.discarded and not c.split]
     if undecided and not allow_incomplete:
         raise ConflictError(
             f"{len(undecided)} non-empty cluster(s) are neither named nor discarded "
             "(first: {}); name them or publish with allow_incomplete=true".format(undecided[0])
         )
-    if not any(c.label and not c.discarded for c in clusters):
+    if not any(c.label and not c.discarded and not c.split for c in clusters):
         raise ConflictError("no cluster has a name yet: nothing to publish")
     latest = session.scalar(select(func.max(LabelSet.version)).where(LabelSet.run_id == run_id)) or 0
     version = latest + 1
-    document = label_set_document(run_id, version, who, clusters)
+    placements, excluded = per_image_decisions(session, run_id)
+    n_images = session.scalar(select(func.count()).where(Member.run_id == run_id)) or 0
+    document = label_set_document(
+        run_id,
+        version,
+        who,
+        clusters,
+        placements=placements,
+        excluded=excluded,
+        decisions=decision_counts(session, run_id, n_images),
+        n_images=n_images,
+    )
     row = LabelSet(
         run_id=run_id,
         version=version,
@@ -132,9 +198,19 @@ def get_label_set(session: Session, run_id: str, version: int) -> LabelSet:
 
 
 def export_rows(session: Session, label_set: LabelSet) -> list[tuple[str, int, str]]:
-    """(image_id, cluster, label) for every radiograph of the run; label empty if discarded or unnamed."""
-    names = {c["cluster"]: c["label"] or "" for c in label_set.document["clusters"]}
+    """(image_id, cluster, label) for every radiograph of the run, as the label set placed it (a split's
+    part, a move's target); label empty if discarded, unnamed or excluded."""
+    document = LabelSetDocument.model_validate(label_set.document)
+    names = {c.cluster: c.label or "" for c in document.clusters}
+    excluded = set(document.excluded)
     members = session.execute(
-        select(Member.image_id, Member.cluster).where(Member.run_id == label_set.run_id).order_by(Member.image_id)
+        select(Member.image_id, Member.cluster, Member.phase1_cluster)
+        .where(Member.run_id == label_set.run_id)
+        .order_by(Member.image_id)
     )
-    return [(m.image_id, m.cluster, names.get(m.cluster, "")) for m in members]
+    out = []
+    for m in members:
+        phase1 = m.phase1_cluster if m.phase1_cluster is not None else m.cluster
+        cluster = document.placements.get(m.image_id, phase1)
+        out.append((m.image_id, cluster, "" if m.image_id in excluded else names.get(cluster, "")))
+    return out

@@ -29,6 +29,8 @@ class RunDescription:
     artifacts_prefix: str
     source_event_id: str
     metrics: dict[str, float] | None = None
+    embeddings_bucket: str | None = None  # phase 1's (N, D) embeddings, rows in the assignments' order
+    embeddings_key: str | None = None
 
 
 def open_session(session: Session, run: RunDescription, artifacts: Phase1Artifacts) -> bool:
@@ -50,6 +52,8 @@ def open_session(session: Session, run: RunDescription, artifacts: Phase1Artifac
             artifacts_prefix=run.artifacts_prefix,
             source_event_id=run.source_event_id,
             metrics=run.metrics,
+            embeddings_bucket=run.embeddings_bucket,
+            embeddings_key=run.embeddings_key,
             created_at=utcnow(),
         )
     )
@@ -73,7 +77,7 @@ def open_session(session: Session, run: RunDescription, artifacts: Phase1Artifac
         ],
     )
     member_rows = []
-    for a in assignments:
+    for row, a in enumerate(assignments):
         record = records[a.image_id]
         member_rows.append(
             {
@@ -84,6 +88,9 @@ def open_session(session: Session, run: RunDescription, artifacts: Phase1Artifac
                 "sha256": record.sha256,
                 "body_part": record.body_part,
                 "thumbnail_key": record.thumbnail_key,
+                "derivative_key": record.derivative_key,
+                "facts": record.facts,
+                "row": row,
             }
         )
     if member_rows:

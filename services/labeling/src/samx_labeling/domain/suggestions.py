@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from samx_labeling.db.models import Member, Suggestion, utcnow
@@ -60,6 +60,7 @@ class CsvOutcome:
     matched_images: int
     unmatched_rows: int
     proposals: dict[int, Proposal]
+    known: dict[str, str]  # image id -> its known names, ';'-joined
 
 
 def csv_suggestions(session: Session, run_id: str, text: str, vocabulary: Vocabulary) -> CsvOutcome:
@@ -73,11 +74,14 @@ def csv_suggestions(session: Session, run_id: str, text: str, vocabulary: Vocabu
     if "labels" not in columns or not columns & {"image_id", "sha256"}:
         raise InvalidInputError("the CSV needs a 'labels' column and an 'image_id' or 'sha256' column")
     members = session.execute(
-        select(Member.image_id, Member.sha256, Member.cluster).where(Member.run_id == run_id)
+        select(Member.image_id, Member.sha256, Member.cluster).where(
+            Member.run_id == run_id, Member.excluded.is_(False)
+        )
     ).all()
     by_id = {m.image_id: m.cluster for m in members}
-    by_sha = {m.sha256: m.cluster for m in members if m.sha256}
+    by_sha = {m.sha256: m.image_id for m in members if m.sha256}
     votes: list[tuple[int, list[str]]] = []
+    known: dict[str, str] = {}
     rows = unmatched = invalid = 0
     try:
         for raw in reader:
@@ -85,16 +89,17 @@ def csv_suggestions(session: Session, run_id: str, text: str, vocabulary: Vocabu
             if rows > MAX_CSV_ROWS:
                 raise InvalidInputError(f"the CSV has more than {MAX_CSV_ROWS} rows")
             row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if isinstance(v, str)}
-            cluster = by_id.get(row.get("image_id", "")) if row.get("image_id") else None
-            if cluster is None and row.get("sha256"):
-                cluster = by_sha.get(row["sha256"].lower())
-            if cluster is None:
+            image_id = row.get("image_id", "") if row.get("image_id", "") in by_id else None
+            if image_id is None and row.get("sha256"):
+                image_id = by_sha.get(row["sha256"].lower())
+            if image_id is None:
                 unmatched += 1
                 continue
             given = [n for n in row.get("labels", "").split(";") if n.strip()]
             names = [vocabulary.normalize(n)[0] for n in given if is_valid_label(n)]
             invalid += len(given) - len(names)
-            votes.append((cluster, names))
+            votes.append((by_id[image_id], names))
+            known[image_id] = ";".join(sorted(set(names)))[:512]
     except csv.Error as exc:
         raise InvalidInputError(f"the CSV is malformed at row {rows}: {exc}") from None
     proposals = majority(votes)
@@ -103,12 +108,46 @@ def csv_suggestions(session: Session, run_id: str, text: str, vocabulary: Vocabu
             f"the CSV suggests nothing: of {rows} rows, {unmatched} match no radiograph of run {run_id} and "
             f"{invalid} labels are not valid names; the earlier suggestions are kept"
         )
-    return CsvOutcome(rows=rows, matched_images=len(votes), unmatched_rows=unmatched, proposals=proposals)
+    return CsvOutcome(rows=rows, matched_images=len(votes), unmatched_rows=unmatched, proposals=proposals, known=known)
+
+
+def store_known_labels(session: Session, run_id: str, known: dict[str, str]) -> None:
+    """Keeps each radiograph's known labels (replacing an earlier upload's), so that suggestions can be
+    recomputed for the parts of a split or after a move (``refresh_suggestions``)."""
+    session.execute(update(Member).where(Member.run_id == run_id).values(known_labels=None))
+    if known:
+        session.execute(
+            update(Member),
+            [{"run_id": run_id, "image_id": i, "known_labels": names} for i, names in known.items()],
+        )
+
+
+def refresh_suggestions(session: Session, run_id: str, clusters: list[int], vocabulary: Vocabulary) -> None:
+    """Recomputes both sources' suggestions for ``clusters`` from the radiographs now in them (not the
+    excluded ones), after a split, an exclusion or a move changed what they hold."""
+    if not clusters:
+        return
+    rows = session.execute(
+        select(Member.cluster, Member.body_part, Member.known_labels).where(
+            Member.run_id == run_id, Member.cluster.in_(clusters), Member.excluded.is_(False)
+        )
+    ).all()
+    by_source = {
+        "dicom": dicom_suggestions([(r.cluster, [r.body_part or ""]) for r in rows], vocabulary),
+        "csv": majority([(r.cluster, r.known_labels.split(";")) for r in rows if r.known_labels is not None]),
+    }
+    session.execute(delete(Suggestion).where(Suggestion.run_id == run_id, Suggestion.cluster.in_(clusters)))
+    for source, proposals in by_source.items():
+        _insert(session, run_id, source, proposals)
 
 
 def store_suggestions(session: Session, run_id: str, source: str, proposals: dict[int, Proposal]) -> None:
     """Replaces the run's suggestions from ``source`` (a new upload supersedes the previous one)."""
     session.execute(delete(Suggestion).where(Suggestion.run_id == run_id, Suggestion.source == source))
+    _insert(session, run_id, source, proposals)
+
+
+def _insert(session: Session, run_id: str, source: str, proposals: dict[int, Proposal]) -> None:
     if proposals:
         now = utcnow()
         session.execute(

@@ -60,7 +60,13 @@ export const api = {
   run: (runId) => request("GET", run(runId)),
   clusters: (runId, query) => request("GET", `${run(runId)}/clusters`, { query }),
   cluster: (runId, c) => request("GET", cluster(runId, c)),
-  members: (runId, c, order, limit) => request("GET", `${cluster(runId, c)}/members`, { query: { order, limit } }),
+  members: (runId, c, order, limit, offset = 0) =>
+    request("GET", `${cluster(runId, c)}/members`, { query: { order, limit, offset } }),
+  split: (runId, c, version, parts) => request("POST", `${cluster(runId, c)}/split`, { json: { version, parts } }),
+  exclude: (runId, c, version, imageIds) =>
+    request("POST", `${cluster(runId, c)}/exclude`, { json: { version, image_ids: imageIds } }),
+  move: (runId, c, version, imageIds, toCluster) =>
+    request("POST", `${cluster(runId, c)}/move`, { json: { version, image_ids: imageIds, to_cluster: toCluster } }),
   label: (runId, c, label, version) => request("PUT", `${cluster(runId, c)}/label`, { json: { label, version } }),
   discard: (runId, c, version, reason) =>
     request("POST", `${cluster(runId, c)}/discard`, { json: { version, reason } }),

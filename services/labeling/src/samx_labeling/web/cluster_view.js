@@ -26,8 +26,9 @@ export async function openCluster(number, { focusLabel = true } = {}) {
     ]);
     state.current = detail;
     renderCluster(detail);
-    renderMembers("members-most", listOf(most, "members").items);
-    renderMembers("members-least", listOf(least, "members").items);
+    renderMembers("members-most", listOf(most, "members").items, "most");
+    renderMembers("members-least", listOf(least, "members").items, "least");
+    $("members-total").textContent = `(${listOf(most, "members").total} in all: v opens the viewer)`;
     if (focusLabel) $("label-input").select(); // focus, with the old name selected: typing replaces it
   } catch (err) {
     reportError(err, `Opening cluster ${number}`);
@@ -41,13 +42,17 @@ export function renderCluster(c) {
   if (status === "labeled") facts.push(`named “${c.label}”`);
   if (status === "discarded") facts.push(`discarded${c.discard_reason ? ` (${c.discard_reason})` : ""}`);
   if (status === "unlabeled") facts.push("not named yet");
+  if (status === "split") facts.push("split into parts: name them (u undoes the split)");
+  if (c.parent !== null && c.parent !== undefined) facts.push(`part of cluster ${c.parent}`);
+  if (c.split_proposed) facts.push("looks mixed: s splits it");
   if (c.flagged) facts.push("flagged for a second look");
   $("cluster-facts").textContent = facts.join(" · ");
   $("cluster-view").dataset.status = status;
 
   const input = $("label-input");
-  input.disabled = false;
-  $("save-button").disabled = false;
+  input.disabled = Boolean(c.split); // a split cluster is decided by its parts
+  $("save-button").disabled = Boolean(c.split);
+  $("split-button").disabled = Boolean(c.split || c.discarded || c.size < 4);
   input.value = c.label || "";
   $("flag-button").setAttribute("aria-pressed", String(Boolean(c.flagged)));
   $("flag-button").firstChild.textContent = c.flagged ? "Unflag " : "Flag ";
@@ -65,7 +70,14 @@ export function renderCluster(c) {
   $("suggestion-accept").hidden = taken;
 }
 
-function renderMembers(listId, members) {
+let onOpenMember = () => {};
+
+/** `handler(imageId, order)` runs when a member is clicked or Enter is pressed on it. */
+export function whenMemberOpened(handler) {
+  onOpenMember = handler;
+}
+
+function renderMembers(listId, members, order) {
   const list = $(listId);
   releaseImages(list);
   list.replaceChildren(
@@ -76,7 +88,14 @@ function renderMembers(listId, members) {
       const caption = document.createElement("span");
       caption.textContent = formatConfidence(m.confidence);
       caption.setAttribute("aria-hidden", "true");
-      item.append(img, caption);
+      // A button: click or Enter opens it in the viewer, at full size, with the rest of the cluster.
+      const open = document.createElement("button");
+      open.type = "button";
+      open.className = "member";
+      open.setAttribute("aria-label", `Open radiograph ${shortId} in the viewer`);
+      open.addEventListener("click", () => onOpenMember(m.image_id, order));
+      open.append(img, caption);
+      item.append(open);
       return item;
     }),
   );
@@ -111,7 +130,7 @@ let confirmedLowAgreement = null;
 // it is not sent to the cluster now open.
 let queue = Promise.resolve();
 
-function change(doing, call) {
+export function change(doing, call) {
   const asked = state.current?.cluster;
   if (asked === undefined) return Promise.resolve(null);
   const result = queue.then(() => applyChange(doing, call, asked));
@@ -194,3 +213,20 @@ export async function undo() {
   const done = await change("Undoing the last change of", (c) => api.undo(state.runId, c.cluster, c.version));
   if (done) showNotice(`Undone: ${clusterName(done)} is ${statusOf(done)}${done.label ? ` (“${done.label}”)` : ""}.`);
 }
+
+/** Splits the open cluster into `parts`; returns {cluster, parts} as the server made them, or null. */
+export async function splitCurrent(parts) {
+  let made = null;
+  const done = await change("Splitting", async (c) => {
+    made = await api.split(state.runId, c.cluster, c.version, parts);
+    return made.cluster;
+  });
+  if (done && made) showNotice(`${clusterName(done)} split into ${made.parts.length} parts: name each. u undoes the split.`);
+  return done ? made : null;
+}
+
+export const excludeMember = (imageId) =>
+  change("Excluding a radiograph of", (c) => api.exclude(state.runId, c.cluster, c.version, [imageId]));
+
+export const moveMember = (imageId, toCluster) =>
+  change("Moving a radiograph of", (c) => api.move(state.runId, c.cluster, c.version, [imageId], toCluster));

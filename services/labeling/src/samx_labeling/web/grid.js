@@ -86,13 +86,19 @@ function card(c) {
   );
   button.addEventListener("click", () => onPick(c.cluster));
 
-  const montage = lazyImage(c.montage_url, c.size ? `Montage of ${clusterName(c)}` : "empty cluster", "montage");
+  // A split's part has no phase-1 montage: its most central radiograph stands for it.
+  const picture = c.montage_url || (c.exemplars && c.exemplars[0] && c.exemplars[0].thumbnail_url) || null;
+  const emptyText = c.split ? "split into parts" : "empty cluster";
+  const montage = lazyImage(picture, c.size ? `Montage of ${clusterName(c)}` : emptyText, "montage");
   const title = document.createElement("span");
   title.className = "card-title";
   title.textContent = `#${c.cluster}`;
   const facts = document.createElement("span");
   facts.className = "card-facts";
-  facts.textContent = `${c.size} img · ${formatConfidence(c.mean_confidence)}`;
+  facts.textContent =
+    c.parent !== null && c.parent !== undefined
+      ? `${c.size} img · part of #${c.parent}`
+      : `${c.size} img · ${formatConfidence(c.mean_confidence)}`;
   const label = document.createElement("span");
   label.className = `badge badge-${status}`;
   label.textContent = badge;

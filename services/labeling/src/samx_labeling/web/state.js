@@ -13,8 +13,9 @@ export const state = {
 
 export const clusterName = (c) => `Cluster ${c.cluster}`;
 
-/** "hand" / "discarded" / "unlabeled": what the grid badge and the detail line say. */
+/** "labeled" / "discarded" / "split" / "unlabeled": what the grid badge and the detail line say. */
 export function statusOf(c) {
+  if (c.split) return "split";
   if (c.discarded) return "discarded";
   if (c.label) return "labeled";
   return "unlabeled";

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from samx_labeling.api.deps import ClusterPath, ContextDep, Labeler, RunId, SessionDep, Viewer
 from samx_labeling.api.errors import CONFLICT, ERROR_RESPONSES
-from samx_labeling.api.presenters import etag, present_clusters
+from samx_labeling.api.presenters import etag, present_clusters, present_members
 from samx_labeling.api.schemas import (
     ClusterPage,
     ClusterPublic,
@@ -19,10 +19,9 @@ from samx_labeling.api.schemas import (
     FlagUpdate,
     LabelUpdate,
     MemberPage,
-    MemberPublic,
     UndoRequest,
 )
-from samx_labeling.db.models import Cluster, Member
+from samx_labeling.db.models import Cluster, Member, Suggestion
 from samx_labeling.domain import labeling
 from samx_labeling.domain.labeling import get_cluster, get_run
 
@@ -31,13 +30,27 @@ router = APIRouter(prefix="/runs/{run_id}/clusters", tags=["clusters"], response
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
-_SORT_COLUMNS = {"size": Cluster.size, "confidence": Cluster.mean_confidence, "cluster": Cluster.cluster}
+# "agreement": the best share among the cluster's suggestions; ascending puts the likely mixed clusters
+# (the ones worth splitting) first.
+_AGREEMENT = (
+    select(func.max(Suggestion.share))
+    .where(Suggestion.run_id == Cluster.run_id, Suggestion.cluster == Cluster.cluster)
+    .correlate(Cluster)
+    .scalar_subquery()
+)
+_SORT_COLUMNS = {
+    "size": Cluster.size,
+    "confidence": Cluster.mean_confidence,
+    "cluster": Cluster.cluster,
+    "agreement": _AGREEMENT,
+}
 _STATUS_FILTERS = {
     "all": None,
-    "unlabeled": Cluster.label.is_(None) & Cluster.discarded.is_(False),
+    "unlabeled": Cluster.label.is_(None) & Cluster.discarded.is_(False) & Cluster.split.is_(False),
     "labeled": Cluster.label.is_not(None) & Cluster.discarded.is_(False),
     "discarded": Cluster.discarded.is_(True),
     "flagged": Cluster.flagged.is_(True),
+    "split": Cluster.split.is_(True),
 }
 
 
@@ -47,9 +60,9 @@ def list_clusters(
     session: SessionDep,
     context: ContextDep,
     _: Viewer,
-    sort: Literal["size", "confidence", "cluster"] = "size",
+    sort: Literal["size", "confidence", "cluster", "agreement"] = "size",
     order: Literal["asc", "desc"] = "desc",
-    status: Literal["all", "unlabeled", "labeled", "discarded", "flagged"] = "all",
+    status: Literal["all", "unlabeled", "labeled", "discarded", "flagged", "split"] = "all",
     offset: Offset = 0,
     limit: Limit = 100,
 ) -> ClusterPage:
@@ -57,8 +70,9 @@ def list_clusters(
     column = _SORT_COLUMNS[sort]
     key = column.desc() if order == "desc" else column.asc()
     query = select(Cluster).where(Cluster.run_id == run_id)
-    if _STATUS_FILTERS[status] is not None:
-        query = query.where(_STATUS_FILTERS[status])
+    wanted = _STATUS_FILTERS[status]
+    if wanted is not None:
+        query = query.where(wanted)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     # Empty clusters have no mean confidence: they go last whichever the order.
     page = session.scalars(query.order_by(key.nulls_last(), Cluster.cluster).offset(offset).limit(limit))
@@ -92,22 +106,10 @@ def list_members(
     found = get_cluster(session, run_id, cluster)
     run = get_run(session, run_id)
     key = Member.confidence.desc() if order == "most" else Member.confidence.asc()
-    rows = session.scalars(
-        select(Member)
-        .where(Member.run_id == run_id, Member.cluster == cluster)
-        .order_by(key, Member.image_id)
-        .offset(offset)
-        .limit(limit)
-    )
-    items = [
-        MemberPublic(
-            image_id=m.image_id,
-            confidence=m.confidence,
-            thumbnail_url=context.links.thumbnail(run.artifacts_bucket, m.thumbnail_key),
-        )
-        for m in rows
-    ]
-    total = session.scalar(select(func.count()).where(Member.run_id == run_id, Member.cluster == cluster))
+    where = (Member.run_id == run_id, Member.cluster == cluster, Member.excluded.is_(False))
+    rows = session.scalars(select(Member).where(*where).order_by(key, Member.image_id).offset(offset).limit(limit))
+    items = present_members(run, list(rows), context.links)
+    total = session.scalar(select(func.count()).where(*where))
     return MemberPage(items=items, total=total if total is not None else found.size, offset=offset, limit=limit)
 
 

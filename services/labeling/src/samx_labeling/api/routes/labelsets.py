@@ -9,11 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
+from samx_core.archive import LabelSetDocument
 from sqlalchemy import select
 
 from samx_labeling.api.deps import ContextDep, Labeler, RunId, SessionDep, Viewer
 from samx_labeling.api.errors import CONFLICT, ERROR_RESPONSES, UNAVAILABLE
-from samx_labeling.api.schemas import INT32, LabelSetDocument, LabelSetList, LabelSetSummary
+from samx_labeling.api.schemas import INT32, LabelSetList, LabelSetSummary
 from samx_labeling.db.models import LabelSet
 from samx_labeling.domain.labeling import get_run
 from samx_labeling.domain.publishing import export_rows, get_label_set, publish

@@ -8,9 +8,10 @@ from sqlalchemy import func, select
 from samx_labeling.api.deps import RunId, SessionDep, Viewer
 from samx_labeling.api.errors import ERROR_RESPONSES
 from samx_labeling.api.schemas import ProgressPublic, RunList, RunPublic, TallyPublic
-from samx_labeling.db.models import LabelSet, Run
+from samx_labeling.db.models import LabelSet, Member, Run
 from samx_labeling.domain.labeling import get_run
 from samx_labeling.domain.progress import progress
+from samx_labeling.domain.publishing import decision_counts
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=ERROR_RESPONSES)
 
@@ -52,9 +53,13 @@ def read_run(run_id: RunId, session: SessionDep, _: Viewer) -> RunPublic:
 @router.get("/{run_id}/progress", summary="Clusters and radiographs labeled, discarded, flagged and left")
 def read_progress(run_id: RunId, session: SessionDep, _: Viewer) -> ProgressPublic:
     p = progress(session, run_id)
+    n_images = session.scalar(select(func.count()).where(Member.run_id == run_id)) or 0
+    excluded = session.scalar(select(func.count()).where(Member.run_id == run_id, Member.excluded.is_(True))) or 0
     return ProgressPublic(
         clusters=TallyPublic(**vars(p.clusters)),
         images=TallyPublic(**vars(p.images)),
         empty_clusters=p.empty_clusters,
         classes=p.classes,
+        excluded=excluded,
+        decisions=decision_counts(session, run_id, n_images),
     )

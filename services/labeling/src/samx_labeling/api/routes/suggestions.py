@@ -11,7 +11,7 @@ from samx_labeling.api.schemas import AcceptRequest, AcceptResult, SuggestionLis
 from samx_labeling.db.models import AuditEntry, Suggestion, utcnow
 from samx_labeling.domain.errors import InvalidInputError
 from samx_labeling.domain.labeling import accept_suggestions, get_run
-from samx_labeling.domain.suggestions import csv_suggestions, store_suggestions
+from samx_labeling.domain.suggestions import csv_suggestions, store_known_labels, store_suggestions
 from samx_labeling.domain.vocabulary import Vocabulary
 
 router = APIRouter(prefix="/runs/{run_id}/suggestions", tags=["suggestions"], responses=ERROR_RESPONSES)
@@ -47,6 +47,7 @@ async def upload_known_labels(run_id: RunId, request: Request, session: SessionD
         raise InvalidInputError("the CSV is not UTF-8 text") from None
     outcome = csv_suggestions(session, run_id, text, Vocabulary.load(session))
     store_suggestions(session, run_id, "csv", outcome.proposals)
+    store_known_labels(session, run_id, outcome.known)
     session.add(
         AuditEntry(
             run_id=run_id,

@@ -1,0 +1,83 @@
+"""Every /v1 route of the ingress asks for a bearer token and refuses with a Problem body and a Bearer
+challenge; the probes ask for none. The ingress module's own FastAPI app (Serve has already turned its
+class-based routes into plain ones) with the replica's instance stubbed, so no Ray is started."""
+
+from __future__ import annotations
+
+import asyncio
+import types
+
+import pytest
+from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.testclient import TestClient
+from ray import serve
+from samx_core.auth import Role, TokenGrant, TokenTable
+from samx_serving import ingress
+from samx_serving.access import require
+from samx_serving.preprocess import InputError
+
+TOKEN = "a-serving-test-token-0123456789"  # noqa: S105 (a test token)
+TABLE = TokenTable.from_tokens({TOKEN: TokenGrant(user="samx-test", role="viewer")})
+
+
+class _Manifest:
+    """The model deployment's handle method: ``await handle.manifest.remote()``."""
+
+    async def _answer(self) -> dict:
+        return {"version": "v1"}
+
+    def remote(self):
+        return self._answer()
+
+
+def _client(monkeypatch, tokens: TokenTable | None) -> TestClient:
+    replica = types.SimpleNamespace(tokens=tokens, _model=types.SimpleNamespace(manifest=_Manifest()))
+    context = types.SimpleNamespace(servable_object=replica)
+    monkeypatch.setattr(serve, "get_replica_context", lambda: context)
+    return TestClient(ingress.app)
+
+
+ROUTES = [
+    ("POST", "/v1/classify"),
+    ("POST", "/v1/classify/batch"),
+    ("POST", "/v1/explain?format=png"),
+    ("GET", "/v1/model"),
+    ("GET", "/v1/index?label=knee"),
+    ("GET", "/v1/index?label=../x"),  # refused as unauthorized before its query is validated
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+@pytest.mark.parametrize(
+    ("authorization", "detail"),
+    [(None, "missing bearer token"), ("Bearer not-a-token-we-know-of", "unknown token"), ("Basic dmVyYTp4", None)],
+)
+def test_v1_routes_refuse_a_missing_or_unknown_token(monkeypatch, method, path, authorization, detail):
+    headers = {"Authorization": authorization} if authorization else {}
+    r = _client(monkeypatch, TABLE).request(method, path, headers=headers, content=b"\x89PNG")
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    body = r.json()
+    assert body["status"] == 401 and body["reason"] == "unauthorized"
+    assert body["detail"] == (detail or "missing bearer token")  # another scheme is no bearer token
+
+
+def test_a_known_token_is_admitted_and_the_probes_need_none(monkeypatch):
+    client = _client(monkeypatch, TABLE)
+    r = client.get("/v1/model", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 200 and r.json() == {"version": "v1"}
+    assert client.get("/readyz").json() == {"status": "ready", "model_version": "v1"}
+    assert client.get("/healthz").status_code == 200
+
+
+def test_with_auth_off_no_token_is_asked(monkeypatch):
+    assert _client(monkeypatch, None).get("/v1/model").status_code == 200
+
+
+def test_a_stricter_route_refuses_a_lower_role_with_403(monkeypatch):
+    replica = types.SimpleNamespace(tokens=TABLE)
+    monkeypatch.setattr(serve, "get_replica_context", lambda: types.SimpleNamespace(servable_object=replica))
+    credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=TOKEN)
+    assert asyncio.run(require(Role.viewer)(credentials)).user == "samx-test"
+    with pytest.raises(InputError) as refused:
+        asyncio.run(require(Role.labeler)(credentials))
+    assert (refused.value.status, refused.value.reason) == (403, "forbidden")
