@@ -18,7 +18,7 @@ from phase 1's backbone, same epochs and seed) top-1 / top-2 on the 30 % part. R
 in the same run.
 
     uv run python bench/gpu/prepare_data.py --size 192     # once: .gpu/data
-    uv run python bench/workbench.py --out bench/results/workbench
+    uv run python bench/workbench.py --out bench/results/workbench     # 15-20 min on 2 idle cores
 """
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=Path(".gpu/data"))
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--profile", default="dev")
-    ap.add_argument("--phase1-budget-s", type=float, default=240)
+    ap.add_argument("--phase1-budget-s", type=float, default=600)
     ap.add_argument("--epochs", type=int, default=8, help="phase-2 epochs, the same for every variant")
     ap.add_argument("--least", type=int, default=8, help="least confident members a radiologist checks per cluster")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes (CPU check of the script)")

@@ -93,6 +93,8 @@ def test_a_mixed_cluster_splits_into_purer_parts_that_are_named_and_published(la
         headers=auth(LENA),
     )
     assert again.status_code == 409 and "split" in again.json()["detail"], "a split cluster is decided by its parts"
+    resplit = labeling.client.post(url, json={"version": parent["version"], "parts": 2}, headers=auth(LENA))
+    assert resplit.status_code == 409 and "split already" in resplit.json()["detail"]
     unlabeled = labeling.client.get(
         _url(labeling, "clusters"), params={"status": "unlabeled", "limit": 1000}, headers=auth(VIEWER)
     ).json()["items"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from samx_labeling.db.models import AuditEntry, Cluster, Member, Suggestion
@@ -53,8 +54,9 @@ def split_cluster(
         raise InvalidInputError(f"a split makes {MIN_PARTS} to {MAX_PARTS} parts, not {parts}")
     run = get_run(session, run_id)
     cluster = _at_version(session, run_id, number, version)
-    if cluster.discarded:
-        raise ConflictError(f"cluster {number} is discarded: restore it before splitting it")
+    if cluster.discarded or cluster.split:
+        state = "discarded: restore it" if cluster.discarded else "split already: split one of its parts"
+        raise ConflictError(f"cluster {number} is {state}")
     members = members_of(session, run_id, number)
     if len(members) < parts * MIN_PER_PART:
         raise InvalidInputError(
@@ -87,7 +89,11 @@ def split_cluster(
                 split=False,
             )
         )
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # another split took these numbers first: nothing of this one was written
+        session.rollback()
+        raise ConflictError("another split of this run was saved at the same moment; try again") from None
     for i, m in enumerate(members):
         m.phase1_cluster = m.phase1_cluster if m.phase1_cluster is not None else m.cluster
         m.cluster = numbers[int(found.assignment[i])]
