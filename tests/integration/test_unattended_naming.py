@@ -8,7 +8,8 @@ with a traceback at publish (409: a cluster was neither named nor discarded)."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -47,6 +48,20 @@ def labeling(test_env, namespace, tmp_path, run) -> Iterator[LabelingService]:
         yield service
 
 
+def _data_folder(run: Phase1Run, tmp_path: Path, label_of: Callable[[str], str]) -> Path:
+    """A data folder as `samx demo --data` takes it: the run's radiographs and a labels.csv (image, labels)."""
+    folder = tmp_path / "data"
+    (folder / "images").mkdir(parents=True)
+    with (folder / "labels.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "labels"])
+        for image_id in run.image_ids:
+            name = f"images/{image_id}{run.files[image_id].suffix}"
+            (folder / name).write_bytes(run.files[image_id].read_bytes())
+            writer.writerow([name, label_of(image_id)])
+    return folder
+
+
 @pytest.mark.parametrize("run", ["over-clustered"], indirect=True)
 def test_clusters_without_a_known_label_are_left_for_the_radiologist_and_the_run_publishes(labeling, run, tmp_path):
     sizes: dict[int, int] = {}
@@ -58,21 +73,17 @@ def test_clusters_without_a_known_label_are_left_for_the_radiologist_and_the_run
     mixed = by_size[1]
     assert 2 <= sizes[mixed] <= 5, sizes
     others, seen_in_mixed = ["finger", "pelvis", "skull", "elbow", "foot", "hip"], 0
-    folder = tmp_path / "data"
-    (folder / "images").mkdir(parents=True)
-    with (folder / "labels.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["image", "labels"])
-        for image_id in run.image_ids:
-            name = f"images/{image_id}{run.files[image_id].suffix}"
-            (folder / name).write_bytes(run.files[image_id].read_bytes())
-            known = run.cluster_of[image_id] not in unknown
-            label = ";".join(run.labels[image_id]) if known else ""
-            if run.cluster_of[image_id] == mixed:
-                seen_in_mixed += 1
-                if seen_in_mixed > 1:  # the first keeps its label, each other one gets another name
-                    label = [o for o in others if o not in run.labels[image_id]][seen_in_mixed - 2]
-            writer.writerow([name, label])
+
+    def label_of(image_id: str) -> str:
+        nonlocal seen_in_mixed
+        label = ";".join(run.labels[image_id]) if run.cluster_of[image_id] not in unknown else ""
+        if run.cluster_of[image_id] == mixed:
+            seen_in_mixed += 1
+            if seen_in_mixed > 1:  # the first keeps its label, each other one gets another name
+                label = [o for o in others if o not in run.labels[image_id]][seen_in_mixed - 2]
+        return label
+
+    folder = _data_folder(run, tmp_path, label_of)
 
     console = Console(record=True, width=400)
     client = ServiceClient(labeling.url, labeling.token)
@@ -95,15 +106,7 @@ def test_clusters_without_a_known_label_are_left_for_the_radiologist_and_the_run
 
 @pytest.mark.parametrize("run", ["mixed"], indirect=True)
 def test_likely_mixed_clusters_are_split_and_their_agreed_parts_named(labeling, run, tmp_path):
-    folder = tmp_path / "data"
-    (folder / "images").mkdir(parents=True)
-    with (folder / "labels.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["image", "labels"])
-        for image_id in run.image_ids:
-            name = f"images/{image_id}{run.files[image_id].suffix}"
-            (folder / name).write_bytes(run.files[image_id].read_bytes())
-            writer.writerow([name, ";".join(run.labels[image_id])])
+    folder = _data_folder(run, tmp_path, lambda image_id: ";".join(run.labels[image_id]))
 
     console = Console(record=True, width=400)
     labelset = name_clusters_by_suggestions(
