@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from samx_serving.app import serve_tracing_config
 
 from tests.deploy.helm import (
     CHART,
@@ -119,6 +120,8 @@ def test_rayservice_validates_and_serves_the_app(rendered: dict[str, Rendered]) 
         (app,) = config["applications"]
         assert app["import_path"] == "samx_serving.app:build_app" and app["route_prefix"] == "/"
         assert config["http_options"] == {"host": "0.0.0.0", "port": 8000}  # noqa: S104 - in the pod
+        # the replicas and the proxy trace as serving deployed locally does (samx_serving.app)
+        assert config["tracing_config"] == serve_tracing_config().model_dump(), name
         cluster = service["spec"]["rayClusterConfig"]
         assert cluster["rayVersion"] == "2.60.0"
         for _, pod in pod_specs(service):

@@ -1,39 +1,41 @@
 """One trace from ``samx send`` through the ingest worker to the ``radiograph.ingested`` event, with no
-patient data in any span; the worker's health, readiness and metrics endpoints; and malformed
-messages ending in the dead-letter topic without stopping the worker."""
+patient data in any span; the worker's health, readiness and metrics endpoints; malformed messages
+ending in the dead-letter topic without stopping the worker; and readiness with MinIO stopped by PID and
+started again (503 naming it, ready again once it is back, and a radiograph received during the outage
+ingested once afterwards) and with Kafka unreachable."""
 
 from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
+import types
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
 from kafka import KafkaProducer
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from samx_core.bus.reader import EventReader
 from samx_core.events import DeadLetter, RadiographIngested, RadiographReceived
-from samx_core.settings import TelemetrySettings
-from samx_core.telemetry import configure_tracing
+from samx_core.settings import KafkaSettings
+from samx_ingest.observability import readiness
 from samx_ingest.settings import IngestPolicy, IngestSettings
 from samx_ingest.worker import IngestWorker
 
 from tests.support.datasets import load_unifesp_dicom_tags, unifesp_dir
 from tests.support.dicom_from_png import build_dicom_from_png
 from tests.support.stream import Stream, collect_outcomes
+from tests.support.tracing import in_memory_spans
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="session")
 def span_exporter() -> InMemorySpanExporter:
-    exporter = InMemorySpanExporter()
-    configure_tracing("samx-test", TelemetrySettings(), extra_processors=[SimpleSpanProcessor(exporter)])
-    return exporter
+    return in_memory_spans()  # the session's one provider: test_serving's trace test attaches its own too
 
 
 @pytest.fixture
@@ -121,7 +123,8 @@ def _wait_ready(port: int, timeout_s: float = 30.0) -> dict:
     while True:
         status, body = _get(port, "/readyz")
         answer = json.loads(body)
-        assert (status, answer["status"]) in {(200, "ready"), (503, "starting")}, (status, answer)
+        assert set(answer["dependencies"]) == {"consumer", "kafka", "object_store"}, answer
+        assert (status == 200) == (answer["status"] == "ready") == (set(answer["dependencies"].values()) == {"ok"})
         if status == 200 or time.monotonic() > deadline:
             return answer
         time.sleep(0.05)
@@ -130,7 +133,10 @@ def _wait_ready(port: int, timeout_s: float = 30.0) -> dict:
 def test_health_readiness_and_metrics(worker_in_process, kafka_settings, s3_settings):
     port = worker_in_process.health.port
     assert _get(port, "/healthz")[0] == 200
-    assert _wait_ready(port)["status"] == "ready"
+    assert _wait_ready(port) == {
+        "status": "ready",
+        "dependencies": {"consumer": "ok", "kafka": "ok", "object_store": "ok"},
+    }
     stream = Stream(kafka_settings, s3_settings)
     try:
         sent = stream.send_all([b"definitely not a radiograph"])
@@ -166,3 +172,76 @@ def test_malformed_messages_are_dead_lettered_and_the_worker_goes_on(worker_in_p
     assert len(dead) == 2
     assert all(isinstance(d, DeadLetter) and d.reason == "invalid_event" for d in dead)
     assert {d.value for d in dead} == {b"{not json", json.dumps({"site_id": "x", "sha256": "nope"}).encode()}
+
+
+def _readiness_until(port: int, wanted_status: int, timeout_s: float = 60.0) -> dict:
+    """Polls /readyz (as a probe would) until it answers ``wanted_status``; every answer is JSON."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status, body = _get(port, "/readyz")
+        answer = json.loads(body)
+        if status == wanted_status:
+            return answer
+        assert time.monotonic() < deadline, f"/readyz still {status} after {timeout_s:.0f} s: {answer}"
+        time.sleep(0.1)
+
+
+def _stack_runs(local_stack, component: str) -> None:
+    if not local_stack.process(component).running():
+        pytest.skip(f"{component} is not this test stack's own process (an external one is configured)")
+
+
+@pytest.mark.fault
+def test_minio_stopped_readiness_names_it_and_the_radiograph_waits_for_it(
+    worker_in_process, kafka_settings, s3_settings, local_stack
+):
+    """A small radiograph travels inline in its event, so it is received with MinIO down; the worker
+    cannot store it and retries (never dead-letters) until MinIO is back, then ingests it once."""
+    _stack_runs(local_stack, "minio")
+    port = worker_in_process.health.port
+    assert _wait_ready(port)["status"] == "ready"
+    stream = Stream(kafka_settings, s3_settings)  # buckets made while MinIO runs
+    # The smallest file: under the sender's inline limit (64 KiB), so sending it needs no MinIO.
+    png = min((unifesp_dir() / "images").glob("*.png"), key=lambda p: p.stat().st_size).read_bytes()
+    local_stack.stop_component("minio")
+    try:
+        down = _readiness_until(port, 503)
+        assert down == {
+            "status": "not ready: object_store down",
+            "dependencies": {"consumer": "ok", "kafka": "ok", "object_store": "down"},
+        }
+        sent = stream.send_all([png])
+    finally:
+        local_stack.start_component("minio")
+        stream.close()
+    assert _readiness_until(port, 200)["status"] == "ready"
+    outcomes = collect_outcomes(kafka_settings, sent, timeout_s=90, settle_s=2)
+    assert outcomes.dead_letters == []
+    assert [type(e) for e in outcomes.distinct(sent[0].event_id)] == [RadiographIngested]
+
+
+def test_the_worker_reports_an_unreachable_kafka_as_down(s3_settings):
+    """The worker's own checks against a Kafka address nobody listens on (refused at once), without
+    stopping the session's broker: a Kafka start costs about 30 s of CI on two cores, and a broker
+    restart under a stream is test_ingest_faults' test."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{s.getsockname()[1]}"
+    settings = IngestSettings(kafka=KafkaSettings(bootstrap_servers=closed), s3=s3_settings)
+    worker = types.SimpleNamespace(settings=settings, _ready=True)
+    status, body = readiness(IngestWorker._readiness_checks(worker))  # type: ignore[arg-type]
+    assert status == 503 and body["dependencies"] == {"consumer": "ok", "kafka": "down", "object_store": "ok"}
+
+
+def test_a_readiness_check_that_raises_is_down():
+    """The probe's own logic, without servers: checks run side by side, a raising one is down."""
+
+    def broken() -> bool:
+        raise OSError("unreachable")
+
+    status, body = readiness({"consumer": lambda: True, "kafka": broken, "object_store": lambda: False})
+    assert status == 503 and body == {
+        "status": "not ready: kafka, object_store down",
+        "dependencies": {"consumer": "ok", "kafka": "down", "object_store": "down"},
+    }
+    assert readiness({"consumer": lambda: True})[0] == 200

@@ -101,9 +101,10 @@ def _raw_pixel_floor(corpus, k: int) -> float:
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def local_ray() -> Iterator[int]:
-    """A local Ray whose metrics agent serves Prometheus text on a free loopback port (yielded)."""
+    """A local Ray whose metrics agent serves Prometheus text on a free loopback port (yielded). One for
+    the module: starting Ray costs ~15 s of CPU, and the tests use different run ids."""
     # RAY_ENABLE_UV_RUN_RUNTIME_ENV=0 (conftest.py): workers run this venv directly.
     port = free_port()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=True, _metrics_export_port=port)

@@ -31,6 +31,7 @@ from samx_core.imaging import load_derivative, to_uint8_square
 from samx_core.model_registry import ModelRegistry
 from samx_core.storage import ObjectStore
 from samx_ml.backbone import Backbone
+from samx_ml.ood import OODDetector
 from samx_ml.profiles import get_profile
 from samx_trainer.__main__ import main as trainer_main
 from samx_trainer.consumer import TrainerConsumer
@@ -105,9 +106,10 @@ def _publish_labelset(store: ObjectStore, publisher: EventPublisher, bucket: str
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def local_ray():
-    # RAY_ENABLE_UV_RUN_RUNTIME_ENV=0 (conftest.py): workers run this venv directly.
+    # RAY_ENABLE_UV_RUN_RUNTIME_ENV=0 (conftest.py): workers run this venv directly. One Ray for the
+    # module (starting one costs ~15 s of CPU); the killed-worker test, which leaves dead actors, runs last.
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=True)
     yield
     ray.shutdown()
@@ -168,6 +170,11 @@ def test_labels_published_trains_registers_and_promotes_a_classifier(
     compute = manifest["training_compute"]
     assert compute["precision"] in ("fp32", "bf16") and compute["workers"] == 2 and compute["threads"] >= 1
     assert 0 < manifest["uncertain_threshold"] <= 1
+    # serving's not_msk: the OOD calibration is stored beside the weights and named by the manifest
+    stored = registry.ood(version)
+    assert stored is not None, "phase 2 stored no OOD calibration"
+    detector = OODDetector.from_bytes(stored)
+    assert detector.threshold == manifest["metrics"]["ood_threshold"] and detector.method == "mahalanobis_layers"
     assert published.weights.sha256 == hashlib.sha256(registry.weights(version)).hexdigest()
     prefix = f"runs/phase2/{version}/"
     for name in ("report.md", "metrics.json", "confusion_holdout.png", "confusion_cv.png", "summary.json"):

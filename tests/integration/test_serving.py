@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -30,7 +31,7 @@ from ray import serve
 from samx_core.bus import EventConsumer, EventPublisher, ensure_topics
 from samx_core.bus.consumer import Subscription
 from samx_core.bus.reader import EventReader
-from samx_core.events import ModelPublished, RadiographClassified, RadiographIngested
+from samx_core.events import ModelPublished, RadiographClassified, RadiographIngested, RadiographReceived
 from samx_core.model_registry import ModelRegistry
 from samx_core.settings import S3Settings
 from samx_core.storage import ObjectStore
@@ -236,7 +237,11 @@ def test_the_api_asks_for_a_known_bearer_token_and_the_probes_do_not(serving):
                 assert r.json() == {"status": 401, "reason": "unauthorized", "detail": detail}
             archived = http.post("/v1/classify", json={"image_id": "img-" + "0" * 32}, headers=headers)
             assert archived.status_code == 401, "no archived radiograph is read without a token"
-        assert http.get("/readyz").json() == {"status": "ready", "model_version": version}
+        assert http.get("/readyz").json() == {
+            "status": "ready",
+            "model_version": version,
+            "dependencies": {"model": "ok", "object_store": "ok"},
+        }
         assert http.get("/healthz").status_code == 200
         assert http.get("/v1/model", headers=AUTH).json()["version"] == version
 
@@ -468,3 +473,169 @@ def test_model_replicas_scale_out_under_load_and_back_with_no_failed_request(ser
         assert time.monotonic() < deadline, "the second replica stayed after the load ended"
         time.sleep(0.5)
     assert len(statuses) > 20 and set(statuses) == {200}, Counter(statuses)
+
+
+def _readyz_until(url: str, status: int, timeout_s: float = 60) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        r = httpx.get(f"{url}/readyz", timeout=10)
+        if r.status_code == status:
+            return r.json()
+        assert time.monotonic() < deadline, f"/readyz still {r.status_code} after {timeout_s:.0f} s: {r.text}"
+        time.sleep(0.2)
+
+
+@pytest.mark.fault
+def test_minio_stopped_answers_json_503_with_a_reason_and_readyz_false_until_it_is_back(serving, local_stack):
+    """MinIO stopped by PID under the module's deployment: explaining an archived radiograph by id and
+    the index answer a JSON 503 naming the object store (no plain-text 500), /readyz is 503 naming it,
+    classifying sent pixels still works; once MinIO is started again (same data) all answer as before.
+    Also the security headers and /metrics of real Serve answers."""
+    from tests.support.phase1_artifacts import Radiograph, put_radiograph
+
+    if not local_stack.process("minio").running():
+        pytest.skip("MinIO is not this test stack's own process (an external one is configured)")
+    version = _version()
+    publish_random_model(serving.registry, version, seed=8)
+    serving.deploy(version)
+    png = _sample_pngs(1)[0]
+    image_id = put_radiograph(serving.store, serving.s3.archive_bucket, Radiograph(png, "pseudo-p1", 0))
+    by_id = {"json": {"image_id": image_id}}
+    png_body = {"content": png, "headers": {"content-type": "image/png"}}
+    needs_store = [("POST", "/v1/explain", by_id), ("POST", "/v1/classify", by_id), ("GET", "/v1/index", {})]
+    with httpx.Client(base_url=serving.url, timeout=60, headers=AUTH) as http:
+        explained = http.post("/v1/explain", **by_id)
+        assert explained.status_code == 200, explained.text
+        for name, value in (
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "no-referrer"),
+            ("cache-control", "no-store"),
+        ):
+            assert explained.headers[name] == value, name
+        assert "frame-ancestors 'none'" in explained.headers["content-security-policy"]
+        local_stack.stop_component("minio")
+        try:
+            down = _readyz_until(serving.url, 503)
+            assert down == {
+                "status": "not ready: object_store down",
+                "model_version": version,
+                "dependencies": {"model": "ok", "object_store": "down"},
+            }
+            for method, path, kwargs in needs_store:
+                r = http.request(method, path, **kwargs)
+                assert r.status_code == 503, (path, r.status_code, r.text)
+                assert r.headers["content-type"] == "application/json" and r.headers["retry-after"] == "5"
+                assert r.json()["reason"] == "object_store_unavailable", path
+            assert http.post("/v1/classify", **png_body).status_code == 200, "sent pixels need no object store"
+        finally:
+            local_stack.start_component("minio")
+        assert _readyz_until(serving.url, 200)["dependencies"] == {"model": "ok", "object_store": "ok"}
+        for method, path, kwargs in needs_store:
+            r = http.request(method, path, **kwargs)
+            assert r.status_code == 200, (path, r.status_code, r.text)
+        metrics = httpx.get(f"{serving.url}/metrics", timeout=10)
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+    text = metrics.text
+    assert 'samx_serving_requests_total{method="POST",route="/v1/explain",status="503"}' in text
+    assert 'samx_serving_requests_total{method="GET",route="/v1/index",status="200"}' in text
+    assert 'samx_serving_dependency_unavailable_total{dependency="object_store"}' in text
+    assert image_id not in text and "pseudo-p1" not in text
+
+
+def test_one_trace_from_samx_send_through_ingest_and_the_sort_to_the_classified_event(
+    serving, consumers, kafka_settings, test_env, namespace, tmp_path
+):
+    """One radiograph sent as ``samx send`` sends it (the CLI's sender, this process), ingested by a
+    worker and sorted by the streaming sort, both run in this process's threads so that their spans
+    reach the in-memory exporter: one trace from the sender's span through ingest's spans and the sort's
+    span to the ``radiograph.classified`` event's headers, each hop the child of the one before (the
+    consumers continue the headers of what they consume), and no patient data in any span."""
+    from samx_cli.runtime import open_sender
+    from samx_cli.sending import send_files
+    from samx_ingest.settings import IngestPolicy, IngestSettings
+    from samx_ingest.worker import IngestWorker
+
+    from tests.support.datasets import unifesp_dir
+    from tests.support.tracing import in_memory_spans, read_with_headers, trace_parent
+
+    spans = in_memory_spans()
+    version = _version()
+    publish_random_model(serving.registry, version, seed=9)
+    serving.deploy(version)
+    worker = IngestWorker(
+        IngestSettings(
+            kafka=kafka_settings, s3=serving.s3, health_port=0, consumer_group=f"{namespace}-ingest",
+            policy=IngestPolicy(deid_secret=test_env["SAMX_INGEST_DEID_SECRET"]),
+        )
+    )  # fmt: skip
+    ingest = threading.Thread(target=worker.run, daemon=True)
+    ingest.start()
+    classifier = HttpClassifier(serving.url, token=TOKEN)
+    sorter = RadiographSorter(
+        classifier, SortedIndex(serving.store, serving.s3.archive_bucket), consumers.publisher, serving.store,
+        serving.s3.archive_bucket,
+    )  # fmt: skip
+    consumers.start("sort", RadiographIngested, sorter.on_ingested)
+    png = sorted((unifesp_dir() / "images").glob("*.png"))[2]
+    row = load_unifesp_dicom_tags()[f"images/{png.name}"]
+    sent_file = tmp_path / f"{row['PatientID']}_{png.stem}.dcm"  # a file name as exports often have
+    sent_file.write_bytes(build_dicom_from_png(png, row))
+    env = {
+        **test_env,
+        "SAMX_S3_INCOMING_BUCKET": serving.s3.incoming_bucket,
+        "SAMX_S3_ARCHIVE_BUCKET": serving.s3.archive_bucket,
+    }
+    try:
+        with open_sender(env, "site-trace") as sender:
+            (received,) = send_files(sender, [sent_file], show_progress=False)
+        ingested, ingested_headers = read_with_headers(
+            kafka_settings, RadiographIngested, lambda e: e.received_event_id == received.event_id, timeout_s=90
+        )
+        classified, classified_headers = read_with_headers(
+            kafka_settings, RadiographClassified, lambda e: e.image_id == ingested.image_id, timeout_s=120
+        )
+        consumers.publisher.flush()
+        topics = {
+            t: kafka_settings.topic(t.TOPIC) for t in (RadiographReceived, RadiographIngested, RadiographClassified)
+        }
+        chain = [  # each span the child of the one before
+            "radiograph send",
+            f"{topics[RadiographReceived]} publish",
+            f"{topics[RadiographReceived]} process",
+            f"{topics[RadiographIngested]} publish",
+            f"{topics[RadiographIngested]} process",
+            "radiograph sort",
+            f"{topics[RadiographClassified]} publish",
+        ]
+        # A consumer's span ends after its handler's events are durable and its offsets committed,
+        # so the events can be read before the spans are finished: wait for them (bounded).
+        deadline = time.monotonic() + 30
+        while True:
+            (send_span,) = [s for s in spans.get_finished_spans() if s.name == "radiograph send"]
+            in_trace = [s for s in spans.get_finished_spans() if s.context.trace_id == send_span.context.trace_id]
+            by_name = {s.name: s for s in in_trace}
+            if set(chain) <= set(by_name) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    finally:
+        worker.stop_event.set()
+        ingest.join(timeout=30)
+        classifier.close()
+    assert set(chain) <= set(by_name), set(chain) - set(by_name)
+    assert {"decode", "deidentify", "store"} <= set(by_name), "ingest's own spans are in the trace"
+    for parent, child in zip(chain, chain[1:], strict=False):
+        assert by_name[child].parent.span_id == by_name[parent].context.span_id, (parent, child)
+    trace_id = send_span.context.trace_id
+    assert trace_parent(ingested_headers) == (trace_id, by_name[chain[3]].context.span_id)
+    assert trace_parent(classified_headers) == (trace_id, by_name[chain[6]].context.span_id)
+    assert by_name["radiograph sort"].attributes["samx.image_id"] == classified.image_id
+    assert by_name["radiograph sort"].attributes["samx.model_version"] == version
+
+    # No patient data in any span of the trace: the header's ids and name, and the file's name.
+    identifying = {row["PatientID"], row["SOPInstanceUID"], row["StudyInstanceUID"], row["SeriesInstanceUID"]}
+    identifying |= {sent_file.name, sent_file.stem}
+    for span in in_trace:
+        text = json.dumps({k: str(v) for k, v in (span.attributes or {}).items()}) + " " + span.name
+        text += " ".join(str(dict(event.attributes or {})) for event in span.events)
+        leaked = [v for v in identifying if v and re.search(rf"(?<![0-9A-Za-z.]){re.escape(v)}(?![0-9A-Za-z.])", text)]
+        assert not leaked, (span.name, leaked, text)

@@ -109,7 +109,10 @@ override the code's; a replica gets its GPUs only where the cluster's gpu block 
 {{- $deployments = append $deployments $d -}}
 {{- end -}}
 {{- $app := dict "name" $s.applicationName "import_path" $s.importPath "route_prefix" $s.routePrefix "args" ($s.args | default dict) "deployments" $deployments -}}
-{{- toYaml (dict "http_options" (dict "host" "0.0.0.0" "port" 8000) "applications" (list $app)) -}}
+{{- /* Serve's own tracing, as samx_serving.app.serve_tracing_config sets it locally: the proxy and every
+replica make spans and export them like the other services (the exporter reads SAMX_OTEL_*). */ -}}
+{{- $tracing := dict "enabled" true "exporter_import_path" "samx_core.telemetry:ray_serve_span_processors" "sampling_ratio" 1.0 -}}
+{{- toYaml (dict "http_options" (dict "host" "0.0.0.0" "port" 8000) "tracing_config" $tracing "applications" (list $app)) -}}
 {{- end -}}
 
 {{/* One phase's RayJob, as the trainer-launcher submits it (it sets metadata.name and appends the run's

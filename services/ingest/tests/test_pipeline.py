@@ -66,9 +66,10 @@ class MemoryArchive:
         if sop_instance_uid:
             self.objects[f"index/sop/{sop_instance_uid}"] = image_id
 
-    def quarantine(self, received_event_id, data, reason):
-        self.objects[f"quarantine/{received_event_id}"] = data
-        return ObjectRef(bucket="archive", key=f"quarantine/{received_event_id}.bin")
+    def quarantine(self, record, data):
+        self.objects[f"quarantine/{record.received_event_id}"] = data
+        self.objects[f"quarantine/{record.received_event_id}.json"] = record
+        return ObjectRef(bucket="archive", key=f"quarantine/{record.received_event_id}.bin")
 
     def store_outcome(self, received_event_id, event):
         self.objects[f"outcomes/{received_event_id}"] = event
@@ -183,6 +184,17 @@ def test_policy_rejections_keep_the_original(setup, mutate, policy, reason):
     assert archive.objects[f"quarantine/{received.event_id}"] == buffer.getvalue()
     assert "CompressedSamples" not in sink.events[0].detail
     assert not str(ds.PatientName) or str(ds.PatientName) not in sink.events[0].detail
+    # The quarantine record says which input it was, by reference, and nothing the header says.
+    record = archive.objects[f"quarantine/{received.event_id}.json"]
+    assert (record.received_event_id, record.sha256, record.size_bytes, record.reason) == (
+        received.event_id,
+        received.sha256,
+        len(buffer.getvalue()),
+        reason,
+    )
+    assert record.site_id == received.site_id and record.received_at == received.occurred_at
+    planted = [str(ds.get(keyword, "")) for keyword in ("PatientName", "PatientID", "PatientBirthDate")]
+    assert all(value not in record.model_dump_json() for value in planted if value)
 
 
 def test_identifiable_inputs_pass_when_the_policy_allows_them(setup):

@@ -5,6 +5,7 @@ class-based routes into plain ones) with the replica's instance stubbed, so no R
 from __future__ import annotations
 
 import asyncio
+import socket
 import types
 
 import pytest
@@ -12,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.testclient import TestClient
 from ray import serve
 from samx_core.auth import Role, TokenGrant, TokenTable
+from samx_core.settings import S3Settings
 from samx_serving import ingress
 from samx_serving.access import require
 from samx_serving.preprocess import InputError
@@ -30,8 +32,17 @@ class _Manifest:
         return self._answer()
 
 
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _client(monkeypatch, tokens: TokenTable | None) -> TestClient:
-    replica = types.SimpleNamespace(tokens=tokens, _model=types.SimpleNamespace(manifest=_Manifest()))
+    """The Ingress class as written (without Serve's ASGI wrapper), its object store a closed port."""
+    s3 = S3Settings(endpoint=f"127.0.0.1:{_closed_port()}", access_key="test-key", secret_key="a-long-test-secret")
+    args = ingress.IngressArgs(s3=s3, auth_required=tokens is not None, tokens=tokens or TokenTable({}))
+    replica = ingress.Ingress.func_or_class.__mro__[1](types.SimpleNamespace(manifest=_Manifest()), args)
     context = types.SimpleNamespace(servable_object=replica)
     monkeypatch.setattr(serve, "get_replica_context", lambda: context)
     return TestClient(ingress.app)
@@ -65,7 +76,8 @@ def test_a_known_token_is_admitted_and_the_probes_need_none(monkeypatch):
     client = _client(monkeypatch, TABLE)
     r = client.get("/v1/model", headers={"Authorization": f"Bearer {TOKEN}"})
     assert r.status_code == 200 and r.json() == {"version": "v1"}
-    assert client.get("/readyz").json() == {"status": "ready", "model_version": "v1"}
+    ready = client.get("/readyz")  # answered without a token (not ready: no object store here)
+    assert ready.json()["model_version"] == "v1" and ready.json()["dependencies"]["model"] == "ok"
     assert client.get("/healthz").status_code == 200
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 from samx_ml.bundle import ModelManifest
-from samx_serving.flags import labels_for_body_part, score
+from samx_serving.flags import ModelOutput, labels_for_body_part, probabilities, score
 
 CLASSES = ["chest", "hand", "knee", "not_msk"]
 
@@ -44,6 +44,18 @@ def test_not_msk_when_the_discard_class_wins_or_out_of_distribution():
     assert score(weak, _manifest(), top_k=1, ood_min_max_probability=0.5).flags.not_msk
     calibrated = _manifest(metrics={"ood_min_logsumexp": 3.0})  # a threshold the trainer calibrated
     assert score(weak, calibrated, top_k=1).flags.not_msk
+
+
+def test_not_msk_when_the_replicas_ood_score_is_above_its_threshold():
+    confident = np.array([0.0, 12.0, 0.0, 0.0])  # a confident logit says nothing about being in distribution
+    far = score(ModelOutput(confident, ood_score=950.0, ood_threshold=600.0), _manifest(), top_k=2)
+    near = score(ModelOutput(confident, ood_score=410.0, ood_threshold=600.0), _manifest(), top_k=2)
+    assert far.flags.not_msk and not near.flags.not_msk
+    assert (far.ood_score, near.ood_score) == (950.0, 410.0)  # the score goes into the answer
+    assert [t.label for t in far.top] == [t.label for t in score(confident, _manifest(), top_k=2).top]
+    unscored = score(ModelOutput(confident), _manifest(), top_k=1)  # a version without calibration
+    assert not unscored.flags.not_msk and unscored.ood_score is None
+    assert probabilities(ModelOutput(confident)) == probabilities(confident)
 
 
 def test_tag_mismatch_uses_the_dicom_vocabulary():

@@ -228,3 +228,46 @@ def test_phase1_backbone_artifact_round_trips_and_its_absence_is_a_clear_error()
     objects[prefix + "backbone.pt"] = b"garbage"
     with pytest.raises(Phase2DataError, match="unreadable"):
         read_phase1_run(_Store(objects), "b", "runs/phase1", "r1")
+
+
+def test_the_manifest_carries_the_ood_calibration_phase_2_stores_beside_the_weights():
+    """The final model's features of the development radiographs fit the score; the threshold flags the
+    calibrated share of the hold-out; the manifest names it and the stored statistics agree."""
+    from samx_ml import ood
+    from samx_trainer.phase2_ood import calibrate_ood, with_ood
+
+    with (SAMPLE / "labels.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))[:80]
+    images = torch.from_numpy(
+        np.stack([np.asarray(Image.open(SAMPLE / r["image"]).convert("L").resize((48, 48))) for r in rows])
+    )[:, None]
+    classes = np.arange(len(rows)) % 3
+    torch.manual_seed(0)
+    model = Classifier(Backbone("resnet18"), 3).eval()
+    development, holdout = np.arange(0, 60), np.arange(60, 80)
+    detector = calibrate_ood(model, images, classes, development, holdout, 48, in_flag_rate=0.1)
+    base = ModelManifest(
+        version="v1", arch="resnet18", image_size=48, load_size=48, classes=["a", "b", "c"], run_id="r",
+        labelset_version=1, metrics={"holdout_top1": 0.5},
+    )  # fmt: skip
+    manifest = ModelManifest.from_dict(with_ood(base, detector).to_dict())  # as the registry stores it
+    assert manifest.metrics["holdout_top1"] == 0.5
+    assert manifest.metrics["ood_threshold"] == detector.threshold
+    assert (manifest.metrics["ood_in_flag_rate"], manifest.metrics["ood_n_calibration"]) == (0.1, 20.0)
+    stored = ood.OODDetector.from_bytes(detector.to_bytes())
+    assert (stored.method, stored.threshold) == (ood.DEFAULT_METHOD, manifest.metrics["ood_threshold"])
+    held_features, _ = ood.features_of(model, images[holdout], 48)
+    assert stored.flags(held_features).mean() <= 0.1  # the 0.9 quantile of the hold-out's scores
+    with pytest.raises(ValueError, match="hold-out"):
+        calibrate_ood(model, images, classes, development, np.array([], dtype=np.int64), 48)
+
+
+def test_trainer_ood_settings_offer_exactly_samx_ml_oods_methods_and_defaults():
+    from typing import get_args
+
+    from samx_ml import ood
+    from samx_trainer.settings import TrainerSettings
+
+    field = TrainerSettings.model_fields["ood_method"]
+    assert set(get_args(field.annotation)) == set(ood.METHODS) and field.default == ood.DEFAULT_METHOD
+    assert TrainerSettings.model_fields["ood_in_flag_rate"].default == ood.DEFAULT_IN_FLAG_RATE

@@ -19,7 +19,7 @@ from pydicom.errors import InvalidDicomError
 from samx_core.bus.producer import EventPublisher
 from samx_core.events import MAX_INLINE_BYTES, ObjectRef, RadiographReceived
 from samx_core.storage import ObjectStore
-from samx_core.telemetry import tracer
+from samx_core.telemetry import span as traced
 
 
 class RadiographSender:
@@ -46,7 +46,7 @@ class RadiographSender:
         """Stores (if needed) and announces one file. Without ``wait`` the event is published
         asynchronously: call ``flush`` before reporting success to a user. ``wait`` returns only once
         the broker has it (a C-STORE must not be acknowledged before that)."""
-        with tracer().start_as_current_span("radiograph send", kind=trace.SpanKind.CLIENT) as span:
+        with traced("radiograph send", kind=trace.SpanKind.CLIENT) as span:
             event_id = uuid.uuid4()
             digest = hashlib.sha256(data).hexdigest()
             span.set_attribute("samx.size_bytes", len(data))

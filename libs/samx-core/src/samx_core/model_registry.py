@@ -4,6 +4,8 @@ Layout (one prefix per version, immutable once written; a pointer object names t
 
     models/<version>/manifest.json   classes, arch, sizes, thresholds, metrics, lineage (samx_ml.bundle)
     models/<version>/weights.pt      torch state dict
+    models/<version>/ood.npz         out-of-distribution statistics calibrated in phase 2 (samx_ml.ood),
+                                     when the manifest's metrics carry ``ood_threshold``
     models/current.json              {"version": ..., "promoted_at": ...}
 
 The registry moves bytes and JSON only; torch stays in samx-ml.
@@ -46,11 +48,18 @@ class ModelRegistry:
     def weights_key(self, version: str) -> str:
         return f"{PREFIX}{_check(version)}/weights.pt"
 
-    def put(self, version: str, manifest: dict[str, Any], weights: bytes) -> tuple[StoredObject, StoredObject]:
-        """Store a new version; weights first so a visible manifest always has its weights."""
+    def ood_key(self, version: str) -> str:
+        return f"{PREFIX}{_check(version)}/ood.npz"
+
+    def put(
+        self, version: str, manifest: dict[str, Any], weights: bytes, *, ood: bytes | None = None
+    ) -> tuple[StoredObject, StoredObject]:
+        """Store a new version; weights (and OOD statistics) first so a visible manifest always has them."""
         if self._store.exists(self._bucket, self.manifest_key(version)):
             raise ValueError(f"model version {version!r} exists; versions are immutable")
         w = self._store.put_bytes(self._bucket, self.weights_key(version), weights)
+        if ood is not None:
+            self._store.put_bytes(self._bucket, self.ood_key(version), ood)
         m = self._store.put_json(self._bucket, self.manifest_key(version), manifest)
         return m, w
 
@@ -64,6 +73,12 @@ class ModelRegistry:
         if not self._store.exists(self._bucket, self.weights_key(version)):
             raise ModelNotFoundError(f"no weights for model version {version!r}")
         return self._store.get_bytes(self._bucket, self.weights_key(version))
+
+    def ood(self, version: str) -> bytes | None:
+        """The version's OOD statistics; None when it was stored without (older models)."""
+        if not self._store.exists(self._bucket, self.ood_key(version)):
+            return None
+        return self._store.get_bytes(self._bucket, self.ood_key(version))
 
     def versions(self) -> list[str]:
         keys = self._store.list_keys(self._bucket, PREFIX)

@@ -28,3 +28,13 @@ def tcp_reachable(address: str, *, default_port: int, timeout_s: float = 1.0) ->
 def any_reachable(addresses: str, *, default_port: int, timeout_s: float = 1.0) -> bool:
     """For a comma-separated list (Kafka bootstrap servers): one that answers is enough."""
     return any(tcp_reachable(a.strip(), default_port=default_port, timeout_s=timeout_s) for a in addresses.split(","))
+
+
+def object_store_reachable(endpoint: str, *, secure: bool, timeout_s: float = 1.0) -> bool:
+    """An S3 endpoint as ``SAMX_S3_ENDPOINT`` gives it (``host[:port]``; no port: the scheme's)."""
+    return tcp_reachable(endpoint, default_port=443 if secure else 80, timeout_s=timeout_s)
+
+
+def kafka_reachable(bootstrap_servers: str, *, timeout_s: float = 1.0) -> bool:
+    """``SAMX_KAFKA_BOOTSTRAP_SERVERS``: one broker that answers is enough."""
+    return any_reachable(bootstrap_servers, default_port=9092, timeout_s=timeout_s)

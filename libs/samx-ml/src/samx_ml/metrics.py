@@ -13,8 +13,9 @@ among the image's labels; NMI/ARI use ``primary`` (N,), the first label.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+# scipy and sklearn are imported inside the functions that use them: serving replicas import this module
+# (through samx_ml.classifier) for UNNAMED and the light helpers, and sklearn costs seconds per process.
 
 UNNAMED = -1
 
@@ -65,6 +66,8 @@ def merged_nmi(clusters: np.ndarray, names: np.ndarray, primary: np.ndarray) -> 
     merged = names[clusters].copy()
     unnamed = merged < 0
     merged[unnamed] = primary.max() + 1 + clusters[unnamed]
+    from sklearn.metrics import normalized_mutual_info_score
+
     return float(normalized_mutual_info_score(primary, merged))
 
 
@@ -75,6 +78,8 @@ def hungarian_accuracy(clusters: np.ndarray, multi_hot: np.ndarray, n_clusters: 
     (this is why Hungarian accuracy is low under over-clustering and majority naming is the useful figure).
     """
     table = contingency(clusters, multi_hot, n_clusters)
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(table, maximize=True)
     mapping = np.full(n_clusters, UNNAMED)
     mapping[rows] = cols
@@ -90,6 +95,8 @@ def cluster_report(
     clusters: np.ndarray, primary: np.ndarray, multi_hot: np.ndarray, n_clusters: int
 ) -> dict[str, float]:
     """All phase-1 figures on one set, names taken from the same set's labels."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
     names = name_clusters(clusters, multi_hot, n_clusters)
     return {
         "nmi": float(normalized_mutual_info_score(primary, clusters)),

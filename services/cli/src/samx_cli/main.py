@@ -61,32 +61,55 @@ def stack_down() -> None:
 
 @stack_app.command("status")
 def stack_status() -> None:
-    table = Table("component", "running", "pid", "log")
-    for name, info in _stack().status().items():
-        table.add_row(name, "yes" if info["running"] else "no", str(info["pid"] or "-"), info["log"])
-    console.print(table)
+    """Every process the stack started (Kafka, MinIO, Ray and the services against it) with PID, port and
+    health. Exits 1 when one of them is down or not ready."""
+    from rich.text import Text
+
+    table = Table("process", "pid", "alive", "port", "health", "log")
+    rows = _stack().status()
+    for row in rows:
+        health = Text(row.health, style="green" if row.health == "ready" else "" if row.healthy else "red")
+        alive = "[green]yes[/green]" if row.alive else "[red]no[/red]"
+        table.add_row(row.name, str(row.pid or "-"), alive, row.ports_text, health, str(row.log))
+    console.print(table if rows else "nothing started yet: samx stack up (or samx demo) starts the stack")
+    raise typer.Exit(0 if all(row.healthy for row in rows) else 1)
 
 
 @app.command("send")
 def send(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (DICOM, PNG, JPEG)")],
     site: Annotated[str | None, typer.Option(help="Site id of the sender")] = None,
+    wait: Annotated[bool, typer.Option(help="Wait for each file's outcome and report it")] = True,
+    timeout: Annotated[
+        float | None, typer.Option(min=1, help="Seconds to wait for outcomes (default: $SAMX_SEND_TIMEOUT_S or 300)")
+    ] = None,
 ) -> None:
-    """Send radiographs to SAM-X: claim check in the incoming bucket plus a received event."""
-    from samx_cli.runtime import open_sender
-    from samx_cli.sending import collect_files, send_files
+    """Send radiographs to SAM-X (claim check in the incoming bucket plus a received event), then report
+    what became of each: ingested, duplicate, rejected and why, skipped. Exits 1 when any file was
+    rejected or got no outcome in time."""
+    from samx_core.telemetry import bootstrap_telemetry
 
+    from samx_cli.outcomes import print_send_report
+    from samx_cli.sending import SendSettings, collect_inputs, send_and_report
+
+    # Each file's trace starts here (samx_core.intake); logging stays the console's.
+    bootstrap_telemetry("samx-cli", log_records=False)
     settings = get_cli_settings()
-    files = collect_files(paths)
-    if not files:
-        raise typer.BadParameter("no files found under the given paths")
     try:
-        with open_sender(stack_environment(settings), site or settings.site_id) as sender:
-            sent = send_files(sender, files)
+        inputs = collect_inputs(paths)
+    except FileNotFoundError as missing:
+        raise typer.BadParameter(str(missing)) from None
+    timeout_s = timeout or SendSettings().timeout_s
+    if not inputs.files:
+        print_send_report(console, sent=[], skipped=inputs.skipped, summary=None, timeout_s=0, archive_bucket="-")
+        raise typer.BadParameter("no files to send under the given paths")
+    try:
+        env = stack_environment(settings)
+        code = send_and_report(env, site or settings.site_id, inputs, wait=wait, timeout_s=timeout_s, console=console)
     except (RetryableError, PublishFailedError) as error:
         console.print(f"[red]sending stopped: {error}[/red]; files already announced are safe, re-sending is harmless")
         raise typer.Exit(1) from None
-    console.print(f"sent {len(sent)} files")
+    raise typer.Exit(code)
 
 
 @app.command("demo")
@@ -100,8 +123,11 @@ def demo(
     phase1: Annotated[str, typer.Option(help="Phase-1 profile (ci|dev|gpu), or 'none' to stop after ingest")] = "ci",
 ) -> None:
     """Run the sorting pipeline on a data set (the bundled sample by default)."""
+    from samx_core.telemetry import bootstrap_telemetry
+
     from samx_cli.demo import run_demo
 
+    bootstrap_telemetry("samx-cli", log_records=False)  # the demo sends, as 'samx send' does
     settings = get_cli_settings()
     code = run_demo(
         settings,

@@ -8,7 +8,9 @@ Layout of the archive bucket::
     meta/<image_id>.json                the record (the ``radiograph.ingested`` event as JSON)
     index/sha256/<sha256>.json          content -> image id
     index/sop/<sha256(SOP UID)>.json    DICOM instance -> image id (hashed: UIDs stay out of key names)
-    quarantine/<received event id>.bin + .json   rejected originals and why (expire: retention setting)
+    quarantine/<received event id>.bin + .json   rejected originals and why, with a non-identifying
+                                        reference to the input (samx_core.archive.QuarantineRecord;
+                                        expire: retention setting)
     outcomes/<received event id>.json   duplicate/rejected outcome of a received event, for its replays
 """
 
@@ -17,10 +19,10 @@ from __future__ import annotations
 import hashlib
 from typing import cast
 
+from samx_core.archive import QUARANTINE_PREFIX, QuarantineRecord, quarantine_original_key, quarantine_record_key
 from samx_core.events import ObjectRef
 from samx_core.storage import ObjectMissingError, ObjectStore
 
-QUARANTINE_PREFIX = "quarantine/"
 OUTCOMES_PREFIX = "outcomes/"
 
 
@@ -80,10 +82,17 @@ class ObjectStoreArchive:
         if sop_instance_uid:
             self._store.put_json(self._bucket, f"index/sop/{_sop_key(sop_instance_uid)}.json", pointer)
 
-    def quarantine(self, received_event_id: str, data: bytes, reason: dict) -> ObjectRef:
-        stored = self._store.put_bytes(self._bucket, f"{QUARANTINE_PREFIX}{received_event_id}.bin", data)
-        self._store.put_json(self._bucket, f"{QUARANTINE_PREFIX}{received_event_id}.json", reason)
-        return stored.ref()
+    def quarantine(self, record: QuarantineRecord, data: bytes) -> ObjectRef:
+        # Its own digest, not the event's: they differ when the reason is a checksum mismatch.
+        stored = self._store.put_bytes(self._bucket, quarantine_original_key(record.received_event_id), data)
+        original = stored.ref()
+        # The record last: one that exists always points at bytes that do.
+        self._store.put_json(
+            self._bucket,
+            quarantine_record_key(record.received_event_id),
+            record.model_copy(update={"original": original}).model_dump(mode="json"),
+        )
+        return original
 
     def store_outcome(self, received_event_id: str, event: dict) -> None:
         self._store.put_json(self._bucket, f"{OUTCOMES_PREFIX}{received_event_id}.json", event)

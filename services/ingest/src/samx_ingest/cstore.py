@@ -32,7 +32,7 @@ from samx_core.bus import EventPublisher, ensure_topics
 from samx_core.events import RadiographReceived
 from samx_core.intake import RadiographSender
 from samx_core.storage import ObjectStore
-from samx_core.telemetry import configure_logging, configure_tracing
+from samx_core.telemetry import bootstrap_telemetry
 
 from samx_ingest.settings import IngestSettings
 from samx_ingest.worker import quiet_dicom_warnings
@@ -83,8 +83,7 @@ def build_ae(sender: RadiographSender, ae_title: str) -> tuple[AE, list]:
 
 def run_cstore(settings: IngestSettings) -> None:
     quiet_dicom_warnings()
-    configure_logging(settings.telemetry.log_level)
-    configure_tracing("samx-cstore", settings.telemetry)
+    bootstrap_telemetry("samx-cstore", settings.telemetry)
     store = ObjectStore(settings.s3)
     store.ensure_buckets(settings.s3.incoming_bucket)
     ensure_topics(settings.kafka, [RadiographReceived.TOPIC])

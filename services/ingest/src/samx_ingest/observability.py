@@ -1,12 +1,16 @@
 """Health, readiness and Prometheus metrics of an ingest worker, on one small HTTP server.
 
-Metric labels are outcome and reason codes only: never an id, a site's file name or a tag value."""
+Readiness reports each dependency (the consumer loop, Kafka, the object store) and is 503 when one is
+down; the checks run side by side, each bounded by its own timeout, so a probe answers in about that
+long whatever the dependencies do. Metric labels are outcome and reason codes only: never an id, a
+site's file name or a tag value."""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -36,11 +40,38 @@ class IngestMetrics:
         )
 
 
-class HealthServer:
-    """``/healthz`` (the process is alive), ``/readyz`` (connected, consuming), ``/metrics``."""
+Checks = Mapping[str, Callable[[], bool]]
 
-    def __init__(self, host: str, port: int, metrics: IngestMetrics, is_ready: Callable[[], bool]) -> None:
-        handler = _make_handler(metrics, is_ready)
+
+def readiness(checks: Checks) -> tuple[int, dict]:
+    """Runs every check at once; (status, body) with each dependency's state, 503 when one is down. A
+    check that raises counts as down: a probe answers whatever happens."""
+
+    def run(check: Callable[[], bool]) -> bool:
+        try:
+            return bool(check())
+        except Exception:
+            return False
+
+    with ThreadPoolExecutor(max(1, len(checks)), thread_name_prefix="readyz") as pool:
+        states = dict(zip(checks, pool.map(run, checks.values()), strict=True))
+    return readiness_answer(states)
+
+
+def readiness_answer(states: Mapping[str, bool]) -> tuple[int, dict]:
+    down = sorted(name for name, ok in states.items() if not ok)
+    body = {
+        "status": "ready" if not down else f"not ready: {', '.join(down)} down",
+        "dependencies": {name: "ok" if ok else "down" for name, ok in states.items()},
+    }
+    return (503 if down else 200), body
+
+
+class HealthServer:
+    """``/healthz`` (the process is alive), ``/readyz`` (each dependency), ``/metrics``."""
+
+    def __init__(self, host: str, port: int, metrics: IngestMetrics, checks: Checks) -> None:
+        handler = _make_handler(metrics, checks)
         self._server = ThreadingHTTPServer((host, port), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="health", daemon=True)
 
@@ -56,18 +87,14 @@ class HealthServer:
         self._server.server_close()
 
 
-def _make_handler(metrics: IngestMetrics, is_ready: Callable[[], bool]) -> type[BaseHTTPRequestHandler]:
+def _make_handler(metrics: IngestMetrics, checks: Checks) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             if self.path == "/healthz":
                 self._send(200, "application/json", json.dumps({"status": "ok"}).encode())
             elif self.path == "/readyz":
-                ready = is_ready()
-                self._send(
-                    200 if ready else 503,
-                    "application/json",
-                    json.dumps({"status": "ready" if ready else "starting"}).encode(),
-                )
+                status, body = readiness(checks)
+                self._send(status, "application/json", json.dumps(body).encode())
             elif self.path == "/metrics":
                 self._send(200, CONTENT_TYPE_LATEST, generate_latest(metrics.registry))
             else:

@@ -13,15 +13,17 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
+from samx_core.archive import QuarantineRecord
 from samx_core.events import RadiographDuplicate, RadiographIngested, RadiographReceived, RadiographRejected
 from samx_core.ids import image_id_for, opaque, sha256_hex
 from samx_core.imaging import DecodedRadiograph, InputRejected, check_usable, decode_radiograph
 from samx_core.imaging.derivatives import encode_derivative_png, encode_thumbnail_png
 from samx_core.radiograph import RadiographTags, RejectReason, SourceFormat
-from samx_core.telemetry import tracer
+from samx_core.telemetry import span as traced
 
 from samx_ingest.deidentify import DeidentificationFailed, Deidentifier
 from samx_ingest.ports import EventSink, RadiographArchive
@@ -52,6 +54,24 @@ class IngestResult:
 
 def _outcome_id(kind: str, basis: str) -> uuid.UUID:
     return uuid.uuid5(_OUTCOME_NAMESPACE, f"{kind}:{basis}")
+
+
+def _quarantine_record(received: RadiographReceived, reason: RejectReason, detail: str) -> QuarantineRecord:
+    """Which input it was, by what the sender knows of it (event id, digest, size, claim-check key), and
+    nothing from inside the file: its header may be the identifying one that got it rejected."""
+    return QuarantineRecord(
+        reason=reason,
+        detail=detail[:500],
+        rejected_at=datetime.now(UTC),
+        received_event_id=received.event_id,
+        received_at=received.occurred_at,
+        site_id=received.site_id,
+        sent_by=received.sent_by,
+        sha256=received.sha256,
+        size_bytes=received.size_bytes,
+        content_type=received.content_type,
+        claim_check=received.object,
+    )
 
 
 class IngestPipeline:
@@ -88,7 +108,7 @@ class IngestPipeline:
             return self._replay_or_duplicate(received, existing, matched_on="content")
         stored = data  # what the archive keeps: the de-identified file, or the one sent
         try:
-            with tracer().start_as_current_span("decode") as span:
+            with traced("decode") as span:
                 decoded = decode_radiograph(data, max_bytes=self._policy.max_object_bytes)
                 span.set_attribute("samx.source_format", decoded.source_format.value)
             check_usable(decoded.pixels, min_side_px=self._policy.min_side_px)
@@ -136,7 +156,7 @@ class IngestPipeline:
     def _deidentified(self, data: bytes, decoded: DecodedRadiograph) -> tuple[bytes, DecodedRadiograph]:
         """The file as it will be stored, and the radiograph with the stored file's identifiers."""
         assert self._deidentify is not None
-        with tracer().start_as_current_span("deidentify"):
+        with traced("deidentify"):
             try:
                 result = self._deidentify(data)
             except DeidentificationFailed as failed:
@@ -150,7 +170,7 @@ class IngestPipeline:
         object's is that of ``stored``, which differs when ingest de-identified it."""
         sha256 = received.sha256
         image_id = image_id_for(sop_instance_uid=decoded.tags.sop_instance_uid, content_sha256=sha256)
-        with tracer().start_as_current_span("store") as span:
+        with traced("store") as span:
             span.set_attribute("samx.image", opaque(image_id))
             derivative = encode_derivative_png(decoded)
             thumbnail = encode_thumbnail_png(decoded, max_side=self._policy.thumbnail_side_px)
@@ -231,17 +251,7 @@ class IngestPipeline:
     ) -> IngestResult:
         quarantine_ref = None
         if data is not None:
-            quarantine_ref = self._archive.quarantine(
-                str(received.event_id),
-                data,
-                {
-                    "reason": reason.value,
-                    "detail": detail,
-                    "site_id": received.site_id,
-                    "received_event_id": str(received.event_id),
-                    "sha256": received.sha256,
-                },
-            )
+            quarantine_ref = self._archive.quarantine(_quarantine_record(received, reason, detail), data)
         log.info("rejected a radiograph from site %s: %s", received.site_id, reason.value)
         rejected = RadiographRejected(
             event_id=_outcome_id("rejected", str(received.event_id)),

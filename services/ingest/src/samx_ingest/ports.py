@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from samx_core.archive import QuarantineRecord
 from samx_core.events import Event, ObjectRef
 
 
@@ -38,8 +39,9 @@ class RadiographArchive(Protocol):
         """Writes the metadata record, then the lookup indexes (last, so an index never points at
         a half-written radiograph)."""
 
-    def quarantine(self, received_event_id: str, data: bytes, reason: dict) -> ObjectRef:
-        """Keeps a rejected original and why it was rejected (for a bounded time)."""
+    def quarantine(self, record: QuarantineRecord, data: bytes) -> ObjectRef:
+        """Keeps a rejected original and its record (why, and which input it was) for a bounded time;
+        returns where the original is."""
 
     def store_outcome(self, received_event_id: str, event: dict) -> None:
         """Remembers the duplicate or rejected outcome of a received event, for its replays."""

@@ -72,6 +72,10 @@ class IngestSettings(BaseSettings):
     health_host: str = "127.0.0.1"
     health_port: int = Field(default=8081, ge=0, le=65535, description="0 picks a free port")
     max_batch: int = Field(default=32, ge=1)
+    # Bounds on dependency calls: each /readyz check, and one object store read or write (a socket
+    # timeout; the Kafka clients' is SAMX_KAFKA_REQUEST_TIMEOUT_S).
+    readiness_timeout_s: float = Field(default=1.0, gt=0)
+    object_store_timeout_s: float = Field(default=30.0, gt=0)
     cstore_host: str = "127.0.0.1"
     cstore_port: int = Field(default=11112, ge=0, le=65535)
     cstore_ae_title: str = "SAMX"

@@ -9,12 +9,14 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 from samx_core.bus import EventConsumer, EventPublisher, HandlerOutcome, ensure_topics
 from samx_core.bus.consumer import Subscription
 from samx_core.events import ALL_EVENTS, RadiographReceived
+from samx_core.reachability import kafka_reachable, object_store_reachable
 from samx_core.storage import ObjectStore
-from samx_core.telemetry import configure_logging, configure_tracing
+from samx_core.telemetry import bootstrap_telemetry
 
 from samx_ingest.archive import ObjectStoreArchive
 from samx_ingest.observability import HealthServer, IngestMetrics
@@ -30,7 +32,7 @@ class IngestWorker:
         self.metrics = IngestMetrics()
         self.stop_event = threading.Event()
         self._ready = False
-        store = ObjectStore(settings.s3)
+        store = ObjectStore(settings.s3, timeout_s=settings.object_store_timeout_s)
         store.ensure_buckets(settings.s3.incoming_bucket, settings.s3.archive_bucket)
         ensure_topics(settings.kafka, [event.TOPIC for event in ALL_EVENTS])
         self.publisher = EventPublisher(settings.kafka)
@@ -49,7 +51,19 @@ class IngestWorker:
             max_batch=settings.max_batch,
             on_outcome=self._count_outcome,
         )
-        self.health = HealthServer(settings.health_host, settings.health_port, self.metrics, lambda: self._ready)
+        self.health = HealthServer(settings.health_host, settings.health_port, self.metrics, self._readiness_checks())
+
+    def _readiness_checks(self) -> dict[str, Callable[[], bool]]:
+        """What /readyz reports: the consumer loop runs, and Kafka and the object store are reachable
+        (a TCP connection within SAMX_INGEST_READINESS_TIMEOUT_S; kafka-python and MinIO's client retry
+        for much longer). A worker without partitions (more workers than partitions) is idle, not
+        unready, so the assignment is not a condition."""
+        s, timeout_s = self.settings, self.settings.readiness_timeout_s
+        return {
+            "consumer": lambda: self._ready,
+            "kafka": lambda: kafka_reachable(s.kafka.bootstrap_servers, timeout_s=timeout_s),
+            "object_store": lambda: object_store_reachable(s.s3.endpoint, secure=s.s3.secure, timeout_s=timeout_s),
+        }
 
     def _handle(self, event: RadiographReceived) -> None:
         started = time.perf_counter()
@@ -94,8 +108,7 @@ def quiet_dicom_warnings() -> None:
 
 def run_worker(settings: IngestSettings) -> None:
     quiet_dicom_warnings()
-    configure_logging(settings.telemetry.log_level)
-    configure_tracing("samx-ingest", settings.telemetry)
+    bootstrap_telemetry("samx-ingest", settings.telemetry)
     try:
         worker = IngestWorker(settings)
     except DeidentificationSecretMissing as missing:

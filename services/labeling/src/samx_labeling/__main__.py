@@ -86,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         run=_migrate
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from samx_core.telemetry import bootstrap_telemetry
+
+    # Before the service's own settings: a configuration error is logged like everything else, and the
+    # API's requests and the consumer's messages (both in this process) are traced from the start.
+    bootstrap_telemetry("samx-labeling")
     return args.run(args)
 
 

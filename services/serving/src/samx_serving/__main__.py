@@ -12,6 +12,8 @@ import threading
 from pathlib import Path
 from typing import NoReturn
 
+from samx_core.telemetry import bootstrap_telemetry
+
 from samx_serving.settings import get_kafka_settings, get_s3_settings, get_settings
 
 log = logging.getLogger("samx_serving")
@@ -43,12 +45,15 @@ def deploy_command(detach: bool) -> None:
     from samx_core.bus.consumer import Subscription
     from samx_core.events import ModelPublished
 
-    from samx_serving.app import AppArgs, deploy
+    from samx_serving.app import AppArgs, deploy, serve_tracing_config
     from samx_serving.watcher import ModelSwapper
 
     args = AppArgs.from_settings(settings, s3)
     ray.init(address=settings.ray_address, include_dashboard=False)
-    serve.start(http_options={"host": settings.http_host, "port": settings.http_port})
+    # The proxy takes its tracing config when it starts (the replicas take theirs from each deploy).
+    serve.start(
+        http_options={"host": settings.http_host, "port": settings.http_port}, tracing_config=serve_tracing_config()
+    )
     deploy(args, name=settings.app_name)
     print(f"serving model {args.model_version or '(none yet)'} at http://{settings.http_host}:{settings.http_port}")
     if detach:
@@ -147,7 +152,9 @@ def main(argv: list[str] | None = None) -> None:
     e.add_argument("--model-version", default=None, help="default: the promoted version")
     e.add_argument("--no-images", dest="images", action="store_false", help="the manifests only")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # This process: the hot-swap watcher (deploy), the streaming sort, or an export. The replicas trace
+    # in their own processes (samx_serving.app.serve_tracing_config).
+    bootstrap_telemetry(f"samx-serving-{args.command}")
     if args.command == "deploy":
         deploy_command(args.detach)
     elif args.command == "sort":

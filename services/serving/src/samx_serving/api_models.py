@@ -32,11 +32,18 @@ class BatchRequest(BaseModel):
     images: list[BatchImage] = Field(min_length=1)
 
 
+OOD_SCORE_DESCRIPTION = (
+    "Out-of-distribution score of the served version's calibration (samx_ml.ood; higher = less like the "
+    "training radiographs); not_msk is set above its threshold. Null when the version has no calibration."
+)
+
+
 class Classification(BaseModel):
     image_id: str | None = None
     model_version: str
     top: list[ScoredLabel]
     flags: ClassificationFlags
+    ood_score: float | None = Field(default=None, description=OOD_SCORE_DESCRIPTION)
 
 
 class Problem(BaseModel):
@@ -61,6 +68,7 @@ class Explanation(BaseModel):
     probability: float
     top: list[ScoredLabel]
     flags: ClassificationFlags
+    ood_score: float | None = Field(default=None, description=OOD_SCORE_DESCRIPTION)
     overlay_png_base64: str = Field(
         description="RGB PNG: the radiograph in its own aspect ratio (long side SAMX_SERVING_CAM_LONG_SIDE_PX, at "
         "most its own), the map on top, a colour bar on the right"

@@ -19,11 +19,12 @@ from pydantic import BaseModel, ConfigDict
 from ray import serve
 from ray.serve import Application
 from ray.serve.context import _get_global_client
-from ray.serve.schema import ServeApplicationSchema, ServeDeploySchema
+from ray.serve.schema import ServeApplicationSchema, ServeDeploySchema, TracingConfig
 from samx_core.auth import TokenTable
 from samx_core.model_registry import ModelRegistry
 from samx_core.settings import S3Settings
 from samx_core.storage import ObjectStore
+from samx_core.telemetry import RAY_SERVE_EXPORTER
 
 from samx_serving.ingress import Ingress, IngressArgs
 from samx_serving.model_server import ModelArgs, ModelServer
@@ -64,6 +65,7 @@ class AppArgs(BaseModel):
                 batch_wait_timeout_s=settings.batch_wait_timeout_s,
                 cam_target_layer=settings.cam_target_layer,
                 torch_threads=settings.torch_threads,
+                ood=settings.ood_policy(),
             ),
             ingress=IngressArgs(
                 s3=s3,
@@ -75,6 +77,9 @@ class AppArgs(BaseModel):
                 ood_min_max_probability=settings.ood_min_max_probability,
                 ood_min_logsumexp=settings.ood_min_logsumexp,
                 cam_long_side_px=settings.cam_long_side_px,
+                object_store_timeout_s=settings.object_store_timeout_s,
+                model_timeout_s=settings.model_timeout_s,
+                readiness_timeout_s=settings.readiness_timeout_s,
                 auth_required=tokens is not None,
                 tokens=tokens if tokens is not None else TokenTable({}),
             ),
@@ -136,12 +141,23 @@ def app_config(args: AppArgs, *, name: str) -> dict:
 def deploy(args: AppArgs, *, name: str, timeout_s: float = 600.0) -> None:
     """Deploy, or update in place, the application on the Serve instance this process is connected to
     (``serve.start`` first); returns once the model deployment answers with ``args.model_version``."""
-    config = ServeDeploySchema(applications=[ServeApplicationSchema(**app_config(args, name=name))])
+    config = ServeDeploySchema(
+        tracing_config=serve_tracing_config(), applications=[ServeApplicationSchema(**app_config(args, name=name))]
+    )
     client = _get_global_client()
     if client is None:
         raise RuntimeError("Serve is not started in this process: call serve.start() first")
     client.deploy_apps(config)
     wait_until_serving(name, args.model_version, timeout_s=timeout_s)
+
+
+def serve_tracing_config() -> TracingConfig:
+    """Ray Serve's own tracing, on: a span per request in the proxy (continuing a caller's
+    ``traceparent``) and in each replica it reaches, exported as every SAM-X process exports
+    (``RAY_SERVE_EXPORTER`` runs in those processes, so the spans are made and exported where the work
+    is done). Every trace is kept, one per radiograph being the promise; the sampler still follows a
+    caller's decision."""
+    return TracingConfig(enabled=True, exporter_import_path=RAY_SERVE_EXPORTER, sampling_ratio=1.0)
 
 
 def wait_until_serving(name: str, version: str | None, *, timeout_s: float) -> None:

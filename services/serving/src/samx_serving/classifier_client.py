@@ -4,6 +4,7 @@ and classifies exactly as every other client does), with a bearer token of ``SAM
 from __future__ import annotations
 
 import httpx
+from opentelemetry import propagate
 from samx_core.bus import RetryableError
 
 from samx_serving.api_models import Classification
@@ -20,8 +21,10 @@ class HttpClassifier:
         self._http = httpx.Client(base_url=base_url, timeout=timeout_s, headers=headers)
 
     def classify_image(self, image_id: str) -> Classification:
+        headers: dict[str, str] = {}
+        propagate.inject(headers)  # serving's spans join the radiograph's trace (W3C traceparent)
         try:
-            r = self._http.post("/v1/classify", json={"image_id": image_id})
+            r = self._http.post("/v1/classify", json={"image_id": image_id}, headers=headers)
         except httpx.HTTPError as exc:
             raise RetryableError(f"serving unreachable: {type(exc).__name__}") from exc
         if r.status_code >= 500 or r.status_code == 404 and "unknown_image" not in r.text:

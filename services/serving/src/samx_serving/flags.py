@@ -1,12 +1,19 @@
 """The three flags of a classification: ``uncertain``, ``not_msk`` and ``tag_mismatch``.
 
-Pure functions of the logits, the manifest and the DICOM header; no torch, no I/O."""
+Pure functions of the model's output, the manifest and the DICOM header; no torch, no I/O.
+
+``not_msk`` is raised by the discard class, when the label set kept one, and by the out-of-distribution
+score the model replica computes on the penultimate features (``samx_ml.ood``, calibrated in phase 2 and
+stored beside the weights; ``ModelOutput``). The logit rules (max softmax, energy) stay as opt-in settings
+for models without that calibration: on a small model they separate far-OOD inputs poorly
+(bench/results/ood/)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 from samx_core.events import ClassificationFlags, ScoredLabel
 from samx_core.labels import canonical_label
 from samx_ml.bundle import ModelManifest
@@ -57,21 +64,50 @@ def labels_for_body_part(body_part: str | None) -> frozenset[str] | None:
     return BODY_PART_LABELS.get(key)
 
 
+class OODPolicy(BaseModel):
+    """How the model replica applies a version's OOD calibration (``SAMX_SERVING_OOD_*``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    enabled: bool = True
+    in_flag_rate: float | None = Field(default=None, gt=0, lt=1)  # move the threshold to this held-out rate
+    threshold: float | None = None  # an explicit threshold in the score's units (wins over the rate)
+
+
+@dataclass(frozen=True)
+class ModelOutput:
+    """The model replica's answer for one image: logits (C,) and, when the version carries an OOD
+    calibration and the policy has it on, the OOD score and the threshold above which it flags."""
+
+    logits: np.ndarray
+    ood_score: float | None = None
+    ood_threshold: float | None = None
+
+    @property
+    def out_of_distribution(self) -> bool:
+        return self.ood_score is not None and self.ood_threshold is not None and self.ood_score > self.ood_threshold
+
+
 @dataclass(frozen=True)
 class Scored:
     top: list[ScoredLabel]
     flags: ClassificationFlags
+    ood_score: float | None = None
 
 
-def probabilities(logits: np.ndarray) -> list[float]:
+def _output(logits: np.ndarray | ModelOutput) -> ModelOutput:
+    return logits if isinstance(logits, ModelOutput) else ModelOutput(np.asarray(logits, dtype=np.float64))
+
+
+def probabilities(logits: np.ndarray | ModelOutput) -> list[float]:
     """Softmax of (C,) logits, as plain floats."""
-    z = np.asarray(logits, dtype=np.float64)
+    z = np.asarray(_output(logits).logits, dtype=np.float64)
     e = np.exp(z - z.max())
     return (e / e.sum()).tolist()
 
 
 def score(
-    logits: np.ndarray,
+    logits: np.ndarray | ModelOutput,
     manifest: ModelManifest,
     *,
     top_k: int,
@@ -79,8 +115,10 @@ def score(
     ood_min_max_probability: float | None = None,
     ood_min_logsumexp: float | None = None,
 ) -> Scored:
-    """logits (C,) of one image -> top-k labels (most probable first) and the flags."""
-    logits = np.asarray(logits, dtype=np.float64)
+    """logits (C,) of one image, or the replica's ``ModelOutput`` -> top-k labels (most probable first),
+    the flags and the OOD score."""
+    output = _output(logits)
+    logits = np.asarray(output.logits, dtype=np.float64)
     probs = np.asarray(probabilities(logits))
     order = np.argsort(-probs, kind="stable")[: max(1, min(top_k, len(probs)))]
     top = [ScoredLabel(label=manifest.classes[i], probability=float(probs[i])) for i in order]
@@ -90,8 +128,10 @@ def score(
         min_p = manifest.metrics.get("ood_min_max_probability")
     min_lse = ood_min_logsumexp if ood_min_logsumexp is not None else manifest.metrics.get("ood_min_logsumexp")
     negative_energy = float(logits.max() + np.log(np.exp(logits - logits.max()).sum()))
-    out_of_distribution = (min_p is not None and best.probability < min_p) or (
-        min_lse is not None and negative_energy < min_lse
+    out_of_distribution = (
+        output.out_of_distribution
+        or (min_p is not None and best.probability < min_p)
+        or (min_lse is not None and negative_energy < min_lse)
     )
     compatible = labels_for_body_part(body_part)
     return Scored(
@@ -102,4 +142,5 @@ def score(
             or out_of_distribution,
             tag_mismatch=compatible is not None and canonical_label(best.label) not in compatible,
         ),
+        ood_score=output.ood_score,
     )

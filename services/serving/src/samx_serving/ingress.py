@@ -10,15 +10,18 @@ it serves (a new version may load at a different size). Every /v1 route asks for
 import asyncio
 import base64
 import binascii
+import functools
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
 from ray import serve
 from ray.serve.handle import DeploymentHandle
-from samx_core.auth import Role, TokenTable
+from samx_core.auth import Role
 from samx_core.events import RadiographIngested
-from samx_core.settings import S3Settings
+from samx_core.http_metrics import RequestMetrics
+from samx_core.reachability import object_store_reachable
 from samx_core.storage import ObjectMissingError, ObjectStore
 from samx_ml.bundle import ModelManifest
 
@@ -33,42 +36,36 @@ from samx_serving.api_models import (
     IndexPage,
     Problem,
 )
+from samx_serving.dependencies import (
+    DependencyUnavailable,
+    dependency_unavailable_response,
+    from_model,
+    from_object_store,
+    model_refusal,
+    model_state,
+    problem_response,
+    readiness,
+)
 from samx_serving.flags import probabilities, score
 from samx_serving.index import SortedIndex
+from samx_serving.ingress_args import IngressArgs
+from samx_serving.middleware import SecurityHeaders, ServingMetrics
 from samx_serving.overlay import normalised, npy_base64, overlay_on_radiograph
 from samx_serving.preprocess import InputError, RadiographInput, decode_derivative, decode_request
 
-
-class IngressArgs(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    s3: S3Settings
-    top_k: int = 3
-    max_body_bytes: int = 64 * 1024 * 1024
-    max_batch_images: int = 32
-    allowed_modalities: frozenset[str] = frozenset({"CR", "DX"})
-    min_side_px: int = 32
-    ood_min_max_probability: float | None = None
-    ood_min_logsumexp: float | None = None
-    cam_long_side_px: int = 768
-    # Bearer tokens, as digests (the raw tokens never reach the Serve config, its logs or Ray objects).
-    auth_required: bool = True
-    tokens: TokenTable = Field(default_factory=lambda: TokenTable({}))
-
-
 app = FastAPI(title="SAM-X serving", version="1", description="Anatomical region of musculoskeletal radiographs")
 app.add_exception_handler(Unauthorized, unauthorized_response)
+app.add_exception_handler(DependencyUnavailable, dependency_unavailable_response)
+app.state.metrics = ServingMetrics()  # one per process: each Ingress replica counts its own requests
+app.add_middleware(RequestMetrics, requests=app.state.metrics.requests, latency=app.state.metrics.latency)
+app.add_middleware(SecurityHeaders)
 # Any known token may classify, explain and read the model and the index (every role is viewer or above).
 VIEWER = [Depends(require(Role.viewer))]
 
 
 @app.exception_handler(InputError)
 async def _input_error(_request: Request, exc: InputError) -> JSONResponse:
-    return JSONResponse(Problem(status=exc.status, reason=exc.reason, detail=exc.detail).model_dump(), exc.status)
-
-
-def _not_loaded(exc: Exception) -> bool:
-    return "ModelNotLoaded" in type(exc).__name__ or "ModelNotLoaded" in str(exc)
+    return problem_response(exc)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -90,18 +87,25 @@ class Ingress:
     def __init__(self, model: DeploymentHandle, args: IngressArgs) -> None:
         self._model, self._args = model, args
         self.tokens = args.tokens if args.auth_required else None  # read by access.require
-        self._store = ObjectStore(args.s3)
+        self._store = ObjectStore(args.s3, timeout_s=args.object_store_timeout_s)
         self._index = SortedIndex(self._store, args.s3.archive_bucket)
+
+    # -- dependencies, each call bounded (dependencies.py) ----------------------------------------------
+    async def _stored(self, call, *args):
+        return await from_object_store(call, *args, timeout_s=self._args.object_store_timeout_s)
+
+    async def _manifest(self) -> dict | None:
+        return await from_model(self._model.manifest.remote(), timeout_s=self._args.model_timeout_s)
 
     # -- inputs ---------------------------------------------------------------------------------------
     async def _archived(self, image_id: str) -> RadiographInput:
         bucket = self._args.s3.archive_bucket
-        record = await asyncio.to_thread(self._store.get_json_or_none, bucket, f"meta/{image_id}.json")
+        record = await self._stored(self._store.get_json_or_none, bucket, f"meta/{image_id}.json")
         if record is None:
             raise InputError(404, "unknown_image", "no ingested radiograph has this image id")
         event = RadiographIngested.model_validate(record)
         try:
-            png = await asyncio.to_thread(self._store.get_bytes, event.derivative.bucket, event.derivative.key)
+            png = await self._stored(self._store.get_bytes, event.derivative.bucket, event.derivative.key)
         except ObjectMissingError:
             raise InputError(404, "object_missing", "the radiograph's derivative is not in the archive") from None
         return await asyncio.to_thread(decode_derivative, png, event.tags)
@@ -131,13 +135,19 @@ class Ingress:
     # -- the model --------------------------------------------------------------------------------------
     async def _classify(self, radiograph: RadiographInput, image_id: str | None) -> Classification:
         try:
-            manifest, logits = await self._model.classify.remote(radiograph.pixels)
+            manifest, logits = await from_model(
+                self._model.classify.remote(radiograph.pixels), timeout_s=self._args.model_timeout_s
+            )
         except Exception as exc:
-            if _not_loaded(exc):
-                raise InputError(503, "no_model", "no model version is loaded yet") from None
-            raise
+            raise model_refusal(exc) from None
         scored = self._score(manifest, logits, radiograph)
-        return Classification(image_id=image_id, model_version=manifest.version, top=scored.top, flags=scored.flags)
+        return Classification(
+            image_id=image_id,
+            model_version=manifest.version,
+            top=scored.top,
+            flags=scored.flags,
+            ood_score=scored.ood_score,
+        )
 
     def _score(self, manifest: ModelManifest, logits, radiograph: RadiographInput):
         a = self._args
@@ -182,6 +192,8 @@ class Ingress:
                 radiograph = await self._from_bytes(data)
             return BatchItemResult(index=index, result=await self._classify(radiograph, item.image_id))
         except InputError as err:
+            if isinstance(err, DependencyUnavailable):
+                app.state.metrics.unavailable.labels(err.dependency).inc()
             return BatchItemResult(index=index, error=Problem(status=err.status, reason=err.reason, detail=err.detail))
 
     @app.post("/v1/explain", response_model=Explanation, dependencies=VIEWER)
@@ -190,20 +202,25 @@ class Ingress:
     ):
         radiograph, ref = await self._input(request)
         wanted = class_name or (ref.class_name if ref else None)
+        if wanted is not None:  # refused here, so that no client error leaves a traceback in the model's log
+            manifest = await self._manifest()
+            if manifest is not None and wanted not in manifest["classes"]:
+                raise InputError(422, "unknown_class", f"the served model has no class {wanted!r}")
         try:
-            exp = await self._model.explain.remote(radiograph.pixels, wanted)
+            # The flags come from the classify path (its one forward pass also gives the OOD score), so an
+            # image is flagged alike by /v1/classify and /v1/explain; Grad-CAM's pass gives the map.
+            exp, (_, output) = await asyncio.gather(
+                from_model(self._model.explain.remote(radiograph.pixels, wanted), timeout_s=self._args.model_timeout_s),
+                from_model(self._model.classify.remote(radiograph.pixels), timeout_s=self._args.model_timeout_s),
+            )
         except Exception as exc:
-            if _not_loaded(exc):
-                raise InputError(503, "no_model", "no model version is loaded yet") from None
-            if "KeyError" in type(exc).__name__ or isinstance(exc, KeyError):
-                raise InputError(422, "unknown_class", f"the served model has no class {wanted!r}") from None
-            raise
+            raise model_refusal(exc, explaining=wanted) from None
         png = await asyncio.to_thread(
             overlay_on_radiograph, radiograph.pixels, exp.cam, exp.box, long_side=self._args.cam_long_side_px
         )
         if format == "png":
             return Response(png, media_type="image/png", headers={"X-Model-Version": exp.manifest.version})
-        scored = self._score(exp.manifest, exp.logits, radiograph)
+        scored = self._score(exp.manifest, output, radiograph)
         name = exp.manifest.classes[exp.class_index]
         shown, peak = normalised(exp.raw)
         return Explanation(
@@ -212,6 +229,7 @@ class Ingress:
             probability=probabilities(exp.logits)[exp.class_index],
             top=scored.top,
             flags=scored.flags,
+            ood_score=scored.ood_score,
             overlay_png_base64=base64.b64encode(png).decode(),
             map=[[round(float(v), 6) for v in row] for row in shown],
             map_peak=peak,
@@ -221,7 +239,7 @@ class Ingress:
 
     @app.get("/v1/model", dependencies=VIEWER)
     async def model(self) -> JSONResponse:
-        manifest = await self._model.manifest.remote()
+        manifest = await self._manifest()
         if manifest is None:
             raise InputError(503, "no_model", "no model version is loaded yet")
         return JSONResponse(manifest)
@@ -236,18 +254,20 @@ class Ingress:
         limit: int = Query(100, ge=1, le=1000),
     ) -> IndexPage:
         if model_version is None:
-            manifest = await self._model.manifest.remote()
+            manifest = await self._manifest()
             if manifest is None:
                 raise InputError(503, "no_model", "no model version is loaded; pass model_version")
             model_version = manifest["version"]
-        counts = await asyncio.to_thread(self._index.counts, model_version)
-        job = await asyncio.to_thread(self._index.progress, model_version)
+        counts = await self._stored(self._index.counts, model_version)
+        job = await self._stored(self._index.progress, model_version)
         if label is None:
             total = sum(counts.values())
             return IndexPage(
                 model_version=model_version, label=None, total=total, offset=0, items=[], counts=counts, job=job
             )
-        total, items = await asyncio.to_thread(self._index.by_label, model_version, label, offset=offset, limit=limit)
+        total, items = await self._stored(
+            functools.partial(self._index.by_label, offset=offset, limit=limit), model_version, label
+        )
         return IndexPage(
             model_version=model_version, label=label, total=total, offset=offset, items=items, counts=counts, job=job
         )
@@ -258,10 +278,20 @@ class Ingress:
 
     @app.get("/readyz")
     async def readyz(self) -> JSONResponse:
-        manifest = await self._model.manifest.remote()
-        if manifest is None:
-            return JSONResponse({"status": "no model loaded"}, 503)
-        return JSONResponse({"status": "ready", "model_version": manifest["version"]})
+        """Each dependency's state, 503 when one is not ok: the model (loaded), the object store (for
+        radiographs by id and the index; reachable within the timeout). No route uses Kafka."""
+        timeout_s = self._args.readiness_timeout_s
+        s3 = self._args.s3
+        (model, version), store_ok = await asyncio.gather(
+            model_state(self._model, timeout_s),
+            asyncio.to_thread(object_store_reachable, s3.endpoint, secure=s3.secure, timeout_s=timeout_s),
+        )
+        body, status = readiness({"model": model, "object_store": "ok" if store_ok else "down"}, version)
+        return JSONResponse(body, status)
+
+    @app.get("/metrics", include_in_schema=False)  # Prometheus text for the scraper, open like the probes
+    async def metrics(self) -> Response:
+        return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 __all__ = ["Ingress", "IngressArgs", "app"]

@@ -3,12 +3,18 @@
 ``reconfigure`` receives the user_config ``{"version": ...}``. It loads the new version beside the old
 one (in a thread, so the replica keeps answering) and then replaces the engine reference in one
 assignment: requests already running finish on the old engine, later ones use the new one, and none
-fails during the swap. Each answer carries the manifest it was computed with."""
+fails during the swap. Each answer carries the manifest it was computed with.
+
+The replica also scores each image out of distribution (``samx_ml.ood``: the statistics phase 2 fitted
+on the training radiographs' penultimate features, with a threshold calibrated on held-out ones, stored
+as ``models/<version>/ood.npz``): one forward pass gives the features, the logits and the score, and the
+answer (``flags.ModelOutput``) carries the score and the threshold, so the ingress sets ``not_msk``."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -18,8 +24,11 @@ from samx_core.model_registry import ModelRegistry
 from samx_core.settings import S3Settings
 from samx_core.storage import ObjectStore
 from samx_ml.bundle import ModelManifest
+from samx_ml.ood import OODDetector, features_and_logits
 
 from samx_serving.engine import Explanation, ModelEngine
+from samx_serving.flags import ModelOutput, OODPolicy
+from samx_serving.preprocess import to_model_input
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +45,51 @@ class ModelArgs(BaseModel):
     batch_wait_timeout_s: float = 0.01
     cam_target_layer: str | None = None
     torch_threads: int | None = None
+    ood: OODPolicy = OODPolicy()
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One version as the replica serves it; swapped whole."""
+
+    engine: ModelEngine
+    ood: OODDetector | None  # None: the version has no OOD calibration, or the policy turned it off
+
+    @property
+    def version(self) -> str:
+        return self.engine.version
+
+
+def load_ood(registry: ModelRegistry, manifest: ModelManifest, policy: OODPolicy) -> OODDetector | None:
+    """The version's OOD detector with the policy's threshold; None when off or never calibrated (models
+    from before phase 2 calibrated one). A manifest that names a threshold without the statistics is a
+    broken version: refused, rather than served without the flag it promises."""
+    if not policy.enabled:
+        return None
+    data = registry.ood(manifest.version)
+    if data is None:
+        if "ood_threshold" in manifest.metrics:
+            raise ValueError(f"model {manifest.version} names an OOD threshold but has no ood.npz")
+        log.warning("model %s has no OOD calibration: not_msk comes only from a discard class", manifest.version)
+        return None
+    detector = OODDetector.from_bytes(data)
+    if policy.threshold is not None:
+        return replace(detector, threshold=policy.threshold)
+    return detector.at_rate(policy.in_flag_rate) if policy.in_flag_rate is not None else detector
+
+
+def classify_batch(loaded: LoadedModel, pixels: list[np.ndarray]) -> list[ModelOutput]:
+    """N display images (2-D uint8/uint16, any size) -> their logits and OOD scores, in one forward pass."""
+    engine, detector = loaded.engine, loaded.ood
+    m = engine.manifest
+    x = to_model_input(pixels, m.load_size, m.image_size, m.trim_frame)
+    device = next(engine.model.parameters()).device
+    features, logits = features_and_logits(engine.model, x.to(device))
+    rows = logits.cpu().numpy()
+    if detector is None:
+        return [ModelOutput(row) for row in rows]
+    scores = detector.score(features.cpu().numpy())
+    return [ModelOutput(row, float(s), detector.threshold) for row, s in zip(rows, scores, strict=True)]
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 1}, max_ongoing_requests=128)
@@ -45,43 +99,46 @@ class ModelServer:
             torch.set_num_threads(args.torch_threads)
         self._args = args
         self._registry = ModelRegistry(ObjectStore(args.s3), args.s3.archive_bucket)
-        self._engine: ModelEngine | None = None
+        self._loaded: LoadedModel | None = None
         self._logits_batch.set_max_batch_size(args.max_batch_size)
         self._logits_batch.set_batch_wait_timeout_s(args.batch_wait_timeout_s)
 
     async def reconfigure(self, config: dict) -> None:
         version = config.get("version")
-        if not version or (self._engine is not None and self._engine.version == version):
+        if not version or (self._loaded is not None and self._loaded.version == version):
             return
-        engine = await asyncio.to_thread(
-            ModelEngine.from_registry,
+        loaded = await asyncio.to_thread(self._load, version)
+        self._loaded = loaded  # the swap: one reference assignment
+        log.info("serving model version %s (OOD score: %s)", version, loaded.ood.method if loaded.ood else "none")
+
+    def _load(self, version: str) -> LoadedModel:
+        engine = ModelEngine.from_registry(
             self._registry,
             version,
             target_layer=self._args.cam_target_layer,
             device="cuda" if torch.cuda.is_available() else "cpu",
         )
-        self._engine = engine  # the swap: one reference assignment
-        log.info("serving model version %s", version)
+        return LoadedModel(engine, load_ood(self._registry, engine.manifest, self._args.ood))
 
-    def _current(self) -> ModelEngine:
-        if self._engine is None:
+    def _current(self) -> LoadedModel:
+        if self._loaded is None:
             raise ModelNotLoaded("no model version is configured; promote one and publish model.published")
-        return self._engine
+        return self._loaded
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
-    async def _logits_batch(self, images: list[np.ndarray]) -> list[tuple[ModelManifest, np.ndarray]]:
-        engine = self._current()
-        logits = await asyncio.to_thread(engine.logits, images)
-        return [(engine.manifest, row) for row in logits]
+    async def _logits_batch(self, images: list[np.ndarray]) -> list[tuple[ModelManifest, ModelOutput]]:
+        loaded = self._current()
+        outputs = await asyncio.to_thread(classify_batch, loaded, images)
+        return [(loaded.engine.manifest, out) for out in outputs]
 
-    async def classify(self, pixels: np.ndarray) -> tuple[ModelManifest, np.ndarray]:
-        """One display image (2-D) -> (manifest of the version used, logits (C,))."""
+    async def classify(self, pixels: np.ndarray) -> tuple[ModelManifest, ModelOutput]:
+        """One display image (2-D) -> (manifest of the version used, its logits (C,) and OOD score)."""
         self._current()  # fail fast, outside the batch, when nothing is loaded
         return await self._logits_batch(pixels)
 
     async def explain(self, pixels: np.ndarray, class_name: str | None) -> Explanation:
-        engine = self._current()
+        engine = self._current().engine
         return await asyncio.to_thread(engine.explain, pixels, class_name)
 
     def manifest(self) -> dict | None:
-        return None if self._engine is None else self._engine.manifest.to_dict()
+        return None if self._loaded is None else self._loaded.engine.manifest.to_dict()

@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from samx_core.auth import TokenTable, parse_token_grants
 from samx_core.settings import KafkaSettings, S3Settings
 
+from samx_serving.flags import OODPolicy
+
 
 class ServingSettings(BaseSettings):
     """What ``samx-serving deploy`` / ``sort`` / ``export`` read from the environment."""
@@ -52,6 +54,18 @@ class ServingSettings(BaseSettings):
     # manifest's metrics carry "ood_min_max_probability" / "ood_min_logsumexp" from calibration.
     ood_min_max_probability: float | None = Field(default=None, ge=0, le=1)
     ood_min_logsumexp: float | None = None
+    # The feature-space OOD score phase 2 calibrated (samx_ml.ood, stored beside the weights), computed in
+    # the model replica: on by default; "off" leaves not_msk to the discard class and the two rules above.
+    ood_detection: Literal["on", "off"] = "on"
+    ood_in_flag_rate: float | None = Field(
+        default=None, gt=0, lt=1, description="Flag this share of phase 2's held-out MSK radiographs; none: its own"
+    )
+    ood_threshold: float | None = Field(default=None, description="An explicit OOD score threshold (beats the rate)")
+    # Bounds on the HTTP API's dependency calls: past them the answer is a JSON 503 with a reason, never
+    # a hang (the object store's client otherwise retries for tens of seconds).
+    object_store_timeout_s: float = Field(default=10.0, gt=0, description="Reads of the archive and the index")
+    model_timeout_s: float = Field(default=30.0, gt=0, description="One classify / explain / manifest call")
+    readiness_timeout_s: float = Field(default=2.0, gt=0, description="Each dependency check of /readyz")
     sort_consumer_group: str = "samx-serving-sort"
     reclassify_consumer_group: str = "samx-serving-reclassify"
     watcher_consumer_group: str = "samx-serving-watcher"
@@ -68,6 +82,11 @@ class ServingSettings(BaseSettings):
     # What 'sort' (and any other client built from these settings) sends: one of the tokens above.
     client_token: SecretStr | None = Field(default=None, description="Bearer token the sort sends to the API")
     client_token_file: Path | None = Field(default=None, description="A file holding it (a mounted Secret)")
+
+    def ood_policy(self) -> OODPolicy:
+        return OODPolicy(
+            enabled=self.ood_detection == "on", in_flag_rate=self.ood_in_flag_rate, threshold=self.ood_threshold
+        )
 
     def url(self) -> str:
         return self.serving_url or f"http://{self.http_host}:{self.http_port}"

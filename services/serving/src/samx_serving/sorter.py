@@ -16,10 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Protocol
 
+from opentelemetry import context as otel_context
 from samx_core.bus import RetryableError
 from samx_core.events import Event, ModelPublished, RadiographClassified, RadiographIngested
 from samx_core.ids import opaque
 from samx_core.storage import ObjectStore
+from samx_core.telemetry import span as traced
 
 from samx_serving.api_models import Classification
 from samx_serving.index import IndexRecord, JobProgress, SortedIndex
@@ -57,8 +59,24 @@ class RadiographSorter:
     def on_ingested(self, event: RadiographIngested) -> Classification:
         return self._sort(event.image_id, event.site_id, event.source_format.value)
 
-    def _sort(self, image_id: str, site_id: str | None, source_format: str | None) -> Classification:
-        result = self._classifier.classify_image(image_id)
+    def _sort(
+        self,
+        image_id: str,
+        site_id: str | None,
+        source_format: str | None,
+        parent: otel_context.Context | None = None,
+    ) -> Classification:
+        """One radiograph, in a span of the trace it came in (the consumer's span of the ingested
+        event, which continues that event's headers; or the reclassification job's, ``parent``, from a
+        worker thread) so that the classified event carries that trace on."""
+        with traced("radiograph sort", context=parent) as span:
+            span.set_attribute("samx.image_id", image_id)
+            result = self._classifier.classify_image(image_id)
+            span.set_attribute("samx.model_version", result.model_version)
+            self._record(image_id, site_id, source_format, result)
+            return result
+
+    def _record(self, image_id: str, site_id: str | None, source_format: str | None, result: Classification) -> None:
         best = result.top[0]
         self._index.put(
             IndexRecord(
@@ -82,7 +100,6 @@ class RadiographSorter:
             ),
             key=image_id,
         )
-        return result
 
     # -- a new model: reclassify everything ---------------------------------------------------------------
     def on_model_published(self, event: ModelPublished, stop: threading.Event | None = None) -> JobProgress:
@@ -110,6 +127,7 @@ class RadiographSorter:
         self._index.put_progress(progress)
         log.info("reclassifying %d of %d radiographs with model %s", len(todo), len(ids), version)
         lock, last_write = threading.Lock(), time.monotonic()
+        job_context = otel_context.get_current()  # the pool's threads do not inherit it
 
         def one(image_id: str) -> None:
             nonlocal progress, last_write
@@ -117,7 +135,7 @@ class RadiographSorter:
             record = found if isinstance(found, dict) else {}
             failed = 0
             try:
-                self._sort(image_id, record.get("site_id"), record.get("source_format"))
+                self._sort(image_id, record.get("site_id"), record.get("source_format"), job_context)
             except (RetryableError, ValueError) as exc:
                 failed = 1  # counted and logged; a re-run of the job picks it up again
                 log.warning("reclassifying image %s failed: %s", opaque(image_id), type(exc).__name__)

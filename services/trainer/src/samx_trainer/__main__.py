@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
+
+from samx_core.telemetry import bootstrap_telemetry
 
 from samx_trainer.data import Phase1DataError
 from samx_trainer.settings import TrainerSettings
@@ -170,8 +171,9 @@ def torch_cuda() -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)  # a line per connection otherwise
+    # Every command: a phase-1/2 RayJob's driver, the consumer and the one-off commands all trace (the
+    # consumer continues the trace of each event it handles) and log alike.
+    bootstrap_telemetry("samx-trainer")
 
     if args.command == "pretrain":  # needs no object store or broker: a folder in, package data out
         return _pretrain(args, TrainerSettings())

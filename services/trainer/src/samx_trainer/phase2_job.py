@@ -24,6 +24,7 @@ from samx_trainer.artifacts import RunArtifacts
 from samx_trainer.calibration import calibrate_threshold
 from samx_trainer.phase2_archive import load_training_images, read_phase1_run
 from samx_trainer.phase2_data import LabelSet, Phase2DataError, inject_labels
+from samx_trainer.phase2_ood import calibrate_ood, with_ood
 from samx_trainer.phase2_report import classification_metrics, confusion_png, render_report
 from samx_trainer.phase2_train import Task, run_classifier_tasks
 from samx_trainer.promotion import promote, should_auto_promote
@@ -146,6 +147,13 @@ def run_phase2(
     )
     model = Classifier(Backbone(phase1.backbone_arch), len(classes))
     model.load_state_dict(final.weights or {}, strict=True)
+    # not_msk in serving: the feature-space OOD score, fitted on what the model trained on and
+    # thresholded on the hold-out (radiographs it never saw)
+    detector = calibrate_ood(
+        model, data.images, y, splits.development, splits.holdout, cfg.image_size,
+        method=ts.ood_method, in_flag_rate=ts.ood_in_flag_rate,
+    )  # fmt: skip
+    manifest = with_ood(manifest, detector)
 
     out = RunArtifacts(store, s3.archive_bucket, storage_prefix)
     summary = {
@@ -172,12 +180,15 @@ def run_phase2(
         "losses": {r.name: r.losses for r in results},
         "seconds": time.perf_counter() - t0,
     }
-    out.put_json("metrics.json", {"cv": cv, "holdout": holdout, "threshold": threshold.to_dict(), **headline})
+    out.put_json(
+        "metrics.json",
+        {"cv": cv, "holdout": holdout, "threshold": threshold.to_dict(), "ood": detector.describe(), **headline},
+    )
     out.put_json("summary.json", summary)
     out.put("confusion_holdout.png", confusion_png(holdout["confusion"], classes, "hold-out"), "image/png")
     out.put("confusion_cv.png", confusion_png(cv["confusion"], classes, "cross-validation"), "image/png")
     out.put("report.md", render_report(summary, cv, holdout, threshold.to_dict()).encode(), "text/markdown")
-    registry.put(version, manifest.to_dict(), weights_to_bytes(model))
+    registry.put(version, manifest.to_dict(), weights_to_bytes(model), ood=detector.to_bytes())
     log.info("model %s in the registry: %s", version, {k_: round(v, 4) for k_, v in headline.items()})
 
     go, note = (True, "requested") if promote_now else should_auto_promote(ts, headline)

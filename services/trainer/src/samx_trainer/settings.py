@@ -73,6 +73,13 @@ class TrainerSettings(BaseSettings):
     uncertain_min_coverage: float = Field(
         default=0.5, gt=0, le=1, description="Calibration: share of images the threshold must leave confident"
     )
+    # serving's not_msk: samx_ml.ood's methods (the default measured best in bench/ood.py)
+    ood_method: Literal["mahalanobis_layers", "mahalanobis", "knn"] = Field(
+        default="mahalanobis_layers", description="Out-of-distribution score fitted in phase 2"
+    )
+    ood_in_flag_rate: float = Field(
+        default=0.025, gt=0, lt=0.5, description="Share of hold-out MSK radiographs the OOD threshold flags"
+    )
     auto_promote: bool = Field(default=False, description="Promote a new model right after training")
     min_cv_top1: float | None = Field(default=None, ge=0, le=1, description="Auto-promotion only above this")
     consumer_group: str = Field(default="samx-trainer-phase2", description="Kafka group of 'samx-trainer consume'")

@@ -28,7 +28,8 @@ from samx_core.bus.producer import EventPublisher
 from samx_core.bus.propagation import extract_context, headers_as_text
 from samx_core.events import DeadLetter, Event
 from samx_core.settings import KafkaSettings
-from samx_core.telemetry import tracer
+from samx_core.telemetry import record_error
+from samx_core.telemetry import span as traced
 
 if TYPE_CHECKING:
     from kafka.consumer.fetcher import ConsumerRecord
@@ -125,7 +126,7 @@ class EventConsumer:
         route = self._routes[record.topic]
         parent = extract_context(record.headers)
         span_name = f"{record.topic} process"
-        with tracer().start_as_current_span(span_name, context=parent, kind=trace.SpanKind.CONSUMER) as span:
+        with traced(span_name, context=parent, kind=trace.SpanKind.CONSUMER) as span:
             span.set_attribute("messaging.system", "kafka")
             span.set_attribute("messaging.operation.type", "process")
             span.set_attribute("messaging.destination.name", record.topic)
@@ -155,7 +156,7 @@ class EventConsumer:
                     backoff = min(backoff * 2, self._max_backoff_s)
                 except Exception as exc:  # a handler bug must not stop the stream: park the message
                     log.exception("handler failed on %s offset %s; dead-lettering", record.topic, record.offset)
-                    span.record_exception(exc)
+                    record_error(span, exc)  # by type: handler messages can quote the event's content
                     self._dead_letter(record, "handler_error", exc)
                     self._on_outcome(record.topic, HandlerOutcome.DEAD_LETTERED, time.perf_counter() - started)
                     return True

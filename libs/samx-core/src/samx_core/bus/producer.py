@@ -11,7 +11,7 @@ from samx_core.bus.errors import PublishFailedError
 from samx_core.bus.propagation import inject_headers
 from samx_core.events import Event
 from samx_core.settings import KafkaSettings
-from samx_core.telemetry import tracer
+from samx_core.telemetry import span as traced
 
 
 class EventPublisher:
@@ -36,7 +36,7 @@ class EventPublisher:
     def publish(self, event: Event, *, key: str | None = None) -> FutureRecordMetadata:
         payload = event.to_bytes()
         topic = self._settings.topic(event.TOPIC)
-        with tracer().start_as_current_span(f"{topic} publish", kind=trace.SpanKind.PRODUCER) as span:
+        with traced(f"{topic} publish", kind=trace.SpanKind.PRODUCER) as span:
             span.set_attribute("messaging.system", "kafka")
             span.set_attribute("messaging.operation.type", "publish")
             span.set_attribute("messaging.destination.name", topic)

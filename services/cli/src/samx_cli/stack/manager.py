@@ -20,6 +20,7 @@ from samx_cli.stack.build import ensure_kafka, ensure_minio
 from samx_cli.stack.components import KafkaServer, MinioServer, RayHead
 from samx_cli.stack.ports import free_port, port_is_free, wait_until
 from samx_cli.stack.processes import ManagedProcess
+from samx_cli.stack.status import ProcessStatus, component_status, service_status
 
 ALL_COMPONENTS = ("kafka", "minio", "ray")
 SERVING_USER = "samx-local"  # who the local serving token belongs to (samx_core.auth grant)
@@ -143,21 +144,22 @@ class LocalStack:
 
     def down(self) -> list[str]:
         """Stops the services started against this stack (ingest workers, ...) first, then the stack."""
-        services = sorted(p.stem for p in (self.state_dir / "pids").glob("*.pid") if p.stem not in ALL_COMPONENTS)
+        services = self.service_names()
         stopped = [name for name in [*services, *reversed(ALL_COMPONENTS)] if self.process(name).stop()]
         self.env_file.unlink(missing_ok=True)
         return stopped
 
-    def status(self) -> dict[str, dict]:
+    def service_names(self) -> list[str]:
+        """The services started against this stack (ingest workers, labeling, ...), by their PID files."""
+        return sorted(p.stem for p in (self.state_dir / "pids").glob("*.pid") if p.stem not in ALL_COMPONENTS)
+
+    def status(self) -> list[ProcessStatus]:
+        """Every process this stack started, the components first, each with PID, ports and health."""
         config = self._config()
-        return {
-            name: {
-                "running": self.process(name).running(),
-                "pid": self.process(name).pid(),
-                "log": str(self.process(name).log_file),
-            }
-            for name in config.get("components", [])
-        }
+        components = config.get("components", [])
+        servers = self.servers(config) if components else {}
+        rows = [component_status(name, self.process(name), config, servers[name].ready) for name in components]
+        return rows + [service_status(self.process(name)) for name in self.service_names()]
 
     def environment(self, config: dict | None = None) -> dict[str, str]:
         """The ``SAMX_*`` variables of the components that are running now."""

@@ -5,6 +5,7 @@ Each process gets its own session (process group), so stopping it also stops the
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,14 +17,27 @@ class ManagedProcess:
     def __init__(self, name: str, pid_dir: Path, log_dir: Path) -> None:
         self.name = name
         self.pid_file = pid_dir / f"{name}.pid"
+        # The ports it was told to listen on (``SAMX_*_PORT`` of its environment), for ``stack status``.
+        self.ports_file = pid_dir / f"{name}.ports.json"
         self.log_file = log_dir / f"{name}.log"
 
-    def pid(self) -> int | None:
+    def recorded_pid(self) -> int | None:
+        """The PID in the PID file, running or not (``pid`` is the one to signal: it checks)."""
         try:
-            pid = int(self.pid_file.read_text().split()[0])
+            return int(self.pid_file.read_text().split()[0])
         except (FileNotFoundError, ValueError, IndexError):
             return None
-        return pid if _alive(pid) and self._started_by_us(pid) else None
+
+    def recorded_ports(self) -> dict[str, int]:
+        try:
+            ports = json.loads(self.ports_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+        return {k: v for k, v in ports.items() if isinstance(v, int)} if isinstance(ports, dict) else {}
+
+    def pid(self) -> int | None:
+        pid = self.recorded_pid()
+        return pid if pid is not None and _alive(pid) and self._started_by_us(pid) else None
 
     def _started_by_us(self, pid: int) -> bool:
         # Guards against a recycled PID: the recorded start time must match the running process's.
@@ -49,6 +63,13 @@ class ManagedProcess:
                 start_new_session=True,
             )
         self.pid_file.write_text(f"{process.pid} {_start_time(process.pid)}\n")
+        # Port numbers only: the rest of the environment (keys, tokens) stays out of the state folder.
+        ports = {
+            k: int(v) for k, v in (env or {}).items() if k.startswith("SAMX_") and k.endswith("_PORT") and v.isdigit()
+        }
+        self.ports_file.unlink(missing_ok=True)
+        if ports:
+            self.ports_file.write_text(json.dumps(ports))
         return process.pid
 
     def stop(self, *, timeout_s: float = 20.0) -> bool:
@@ -56,6 +77,7 @@ class ManagedProcess:
         pid = self.pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
+            self.ports_file.unlink(missing_ok=True)
             return False
         _signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
@@ -65,6 +87,7 @@ class ManagedProcess:
             _signal_group(pid, signal.SIGKILL)
         _signal_group(pid, signal.SIGKILL)  # leftovers of the group, if any
         self.pid_file.unlink(missing_ok=True)
+        self.ports_file.unlink(missing_ok=True)
         return True
 
     def kill_hard(self) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from samx_core.http_metrics import RequestMetrics
 from samx_core.reachability import any_reachable, tcp_reachable
 from samx_core.storage import ObjectStore
 
@@ -14,7 +15,7 @@ from samx_labeling.adapters.labelsets import ArchiveLabelSetSink
 from samx_labeling.adapters.links import PresignedImageLinks
 from samx_labeling.api.context import AppContext
 from samx_labeling.api.errors import BodySizeLimit, install_error_handlers
-from samx_labeling.api.middleware import RequestMetrics, SecurityHeaders
+from samx_labeling.api.middleware import SecurityHeaders, request_metrics
 from samx_labeling.api.routes import (
     audit,
     clusters,
@@ -49,7 +50,7 @@ def create_app(context: AppContext, *, max_request_bytes: int) -> FastAPI:
     app.include_router(web.router)
     app.add_middleware(BodySizeLimit, max_bytes=max_request_bytes)
     app.state.metrics = CollectorRegistry()  # per app: tests build several
-    app.add_middleware(RequestMetrics, registry=app.state.metrics)
+    app.add_middleware(RequestMetrics, **request_metrics(app.state.metrics))
     app.add_middleware(SecurityHeaders, image_origins=context.image_origins)
     return app
 

@@ -1,12 +1,10 @@
-"""Two ASGI middlewares every response passes: the browser security headers of the labeling page, and
-the request metrics ``/metrics`` serves (Prometheus text).
+"""The browser security headers of the labeling page (an ASGI middleware every response passes), and the
+metrics ``samx_core.http_metrics.RequestMetrics`` counts requests into (``/metrics``, Prometheus text).
 
 The page loads its images straight from the object store (presigned URLs), so the Content Security
 Policy allows images from that origin and nothing else from anywhere but the service itself."""
 
 from __future__ import annotations
-
-import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -44,32 +42,11 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-class RequestMetrics:
-    """Counts and times every request by route template (never the raw path: it holds run ids) and status."""
-
-    def __init__(self, app, registry: CollectorRegistry) -> None:
-        self.app = app
-        self.requests = Counter(
+def request_metrics(registry: CollectorRegistry) -> dict[str, Counter | Histogram]:
+    """The labeling service's request metrics, for ``samx_core.http_metrics.RequestMetrics``."""
+    return {
+        "requests": Counter(
             "samx_labeling_requests", "HTTP requests answered", ["method", "route", "status"], registry=registry
-        )
-        self.latency = Histogram(
-            "samx_labeling_request_seconds", "Time to answer a request", ["route"], registry=registry
-        )
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started, status = time.perf_counter(), [500]
-
-        async def record(message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record)
-        finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.requests.labels(scope["method"], route, str(status[0])).inc()
-            self.latency.labels(route).observe(time.perf_counter() - started)
+        ),
+        "latency": Histogram("samx_labeling_request_seconds", "Time to answer a request", ["route"], registry=registry),
+    }
