@@ -44,7 +44,11 @@ def test_demo_streams_a_data_set_through_the_pipeline_and_stack_down_stops_it(tm
         assert lines["ingested (new radiographs)"].split("│")[-2].strip() == "24"
         assert lines["not_an_image"].split("│")[-2].strip() == "1"
         status = _samx("stack", "status", env=env, timeout=60)
-        assert status.stdout.count("yes") == 3
+        # every process the demo started, alive and ready (exit 0 says none is down or not ready)
+        assert status.returncode == 0, status.stdout + status.stderr
+        rows = {line.strip("│ ").split("│")[0].strip(): line for line in status.stdout.splitlines() if "│" in line}
+        for name in ("kafka", "minio", "ray", "ingest-0"):
+            assert "yes" in rows[name] and "ready" in rows[name], status.stdout
     finally:
         down = _samx("stack", "down", env=env, timeout=120)
     assert down.returncode == 0
