@@ -493,8 +493,8 @@ def test_minio_stopped_answers_json_503_with_a_reason_and_readyz_false_until_it_
     Also the security headers and /metrics of real Serve answers."""
     from tests.support.phase1_artifacts import Radiograph, put_radiograph
 
-    if not local_stack.process("minio").running():
-        pytest.skip("MinIO is not this test stack's own process (an external one is configured)")
+    # the session's stack always starts its own MinIO (conftest.local_stack): one not running is a failure
+    assert local_stack.process("minio").running(), "the test stack's MinIO is not running"
     version = _version()
     publish_random_model(serving.registry, version, seed=8)
     serving.deploy(version)

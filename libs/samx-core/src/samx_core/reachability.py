@@ -7,6 +7,7 @@ credentials work shows in the first real request (a JSON 503 when not)."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping
 
 
 def _host_port(address: str, default_port: int) -> tuple[str, int]:
@@ -38,3 +39,13 @@ def object_store_reachable(endpoint: str, *, secure: bool, timeout_s: float = 1.
 def kafka_reachable(bootstrap_servers: str, *, timeout_s: float = 1.0) -> bool:
     """``SAMX_KAFKA_BOOTSTRAP_SERVERS``: one broker that answers is enough."""
     return any_reachable(bootstrap_servers, default_port=9092, timeout_s=timeout_s)
+
+
+def readiness_answer(states: Mapping[str, bool]) -> tuple[int, dict[str, object]]:
+    """A ``/readyz`` answer from each dependency's state (True: up): 200, or 503 naming those down."""
+    down = sorted(name for name, ok in states.items() if not ok)
+    body: dict[str, object] = {
+        "status": "ready" if not down else f"not ready: {', '.join(down)} down",
+        "dependencies": {name: "ok" if ok else "down" for name, ok in states.items()},
+    }
+    return (503 if down else 200), body

@@ -225,17 +225,13 @@ def block_dims(model: Classifier) -> list[int]:
 def features_and_logits(model: Classifier, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The eval-transformed batch (B, 1, S, S) -> features (B, F) (``block_dims``) and logits (B, C), one
     pass through the backbone's ResNet (the same layers, in the same order, as ``model(x)``)."""
-    net = model.backbone.net
-    h = net.maxpool(net.relu(net.bn1(net.conv1(x))))
-    stats = []
-    for stage in (net.layer1, net.layer2, net.layer3):
-        h = stage(h)
-        stats += [h.mean(dim=(2, 3)), h.std(dim=(2, 3), correction=0)]
-    penultimate = torch.flatten(net.avgpool(net.layer4(h)), 1)
+    penultimate, stages = model.backbone.net.forward_stages(x)
+    stats = [s for h in stages for s in (h.mean(dim=(2, 3)), h.std(dim=(2, 3), correction=0))]
     logits: torch.Tensor = model.head(penultimate)
     return torch.cat([*stats, penultimate], dim=1).float(), logits.float()
 
 
+@torch.inference_mode()
 def features_of(
     model: Classifier, images: torch.Tensor, size: int, device: torch.device | str = "cpu", batch_size: int = 128
 ) -> tuple[np.ndarray, np.ndarray]:

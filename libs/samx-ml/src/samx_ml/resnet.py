@@ -118,7 +118,16 @@ class ResNetTrunk(nn.Module):
         layers += [block(self._in_ch, planes) for _ in range(1, n)]
         return nn.Sequential(*layers)
 
+    def forward_stages(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(B, C_in, H, W) -> pooled features (B, feature_dim) and the activations of layer1..3
+        ((B, 64e, H/4, W/4), (B, 128e, H/8, W/8), (B, 256e, H/16, W/16); e = the block's expansion),
+        which the OOD score summarises (samx_ml.ood)."""
+        h = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        stages = []
+        for stage in (self.layer1, self.layer2, self.layer3):
+            h = stage(h)
+            stages.append(h)
+        return torch.flatten(self.avgpool(self.layer4(h)), 1), stages
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return torch.flatten(self.avgpool(x), 1)
+        return self.forward_stages(x)[0]

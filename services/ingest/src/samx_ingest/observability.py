@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from samx_core.reachability import readiness_answer
 
 
 class IngestMetrics:
@@ -56,15 +57,6 @@ def readiness(checks: Checks) -> tuple[int, dict]:
     with ThreadPoolExecutor(max(1, len(checks)), thread_name_prefix="readyz") as pool:
         states = dict(zip(checks, pool.map(run, checks.values()), strict=True))
     return readiness_answer(states)
-
-
-def readiness_answer(states: Mapping[str, bool]) -> tuple[int, dict]:
-    down = sorted(name for name, ok in states.items() if not ok)
-    body = {
-        "status": "ready" if not down else f"not ready: {', '.join(down)} down",
-        "dependencies": {name: "ok" if ok else "down" for name, ok in states.items()},
-    }
-    return (503 if down else 200), body
 
 
 class HealthServer:

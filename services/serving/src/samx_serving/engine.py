@@ -16,6 +16,7 @@ from samx_core.model_registry import ModelRegistry
 from samx_ml.augment import eval_transform
 from samx_ml.bundle import ModelManifest, load_classifier
 from samx_ml.classifier import Classifier
+from samx_ml.ood import features_and_logits
 
 from samx_serving.gradcam import grad_cam, layer_for_resolution, resolve_layer
 from samx_serving.preprocess import to_model_input
@@ -57,13 +58,21 @@ class ModelEngine:
     def version(self) -> str:
         return self.manifest.version
 
+    def _input(self, pixels: list[np.ndarray]) -> torch.Tensor:
+        m = self.manifest
+        x = to_model_input(pixels, m.load_size, m.image_size, m.trim_frame)
+        return x.to(next(self.model.parameters()).device)
+
     @torch.inference_mode()
     def logits(self, pixels: list[np.ndarray]) -> np.ndarray:
         """N display images (2-D uint8/uint16, any size) -> (N, C) float32 logits."""
-        m = self.manifest
-        x = to_model_input(pixels, m.load_size, m.image_size, m.trim_frame)
-        device = next(self.model.parameters()).device
-        return self.model(x.to(device)).float().cpu().numpy()
+        return self.model(self._input(pixels)).float().cpu().numpy()
+
+    @torch.inference_mode()
+    def features_and_logits(self, pixels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The same pass, also giving the OOD score's features (N, F) (samx_ml.ood.features_and_logits)."""
+        features, logits = features_and_logits(self.model, self._input(pixels))
+        return features.cpu().numpy(), logits.cpu().numpy()
 
     def explain(self, pixels: np.ndarray, class_name: str | None = None) -> Explanation:
         """Grad-CAM of one image for ``class_name`` (default: the top-1 class)."""

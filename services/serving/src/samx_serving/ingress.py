@@ -18,9 +18,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from ray import serve
 from ray.serve.handle import DeploymentHandle
+from samx_core.asgi import RequestMetrics
 from samx_core.auth import Role
 from samx_core.events import RadiographIngested
-from samx_core.http_metrics import RequestMetrics
 from samx_core.reachability import object_store_reachable
 from samx_core.storage import ObjectMissingError, ObjectStore
 from samx_ml.bundle import ModelManifest

@@ -1,5 +1,5 @@
 """Serving's security headers (an ASGI middleware every response passes) and its metrics, which
-``samx_core.http_metrics.RequestMetrics`` counts requests into and ``/metrics`` serves (Prometheus text).
+``samx_core.asgi.RequestMetrics`` counts requests into and ``/metrics`` serves (Prometheus text).
 The labeling page has its own headers (samx_labeling.api.middleware); serving answers JSON and PNG only, so
 its policy allows nothing at all.
 
@@ -9,6 +9,7 @@ never a raw path, an image id or anything from a request body."""
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from samx_core.asgi import AddedHeaders
 
 # JSON and PNG answers load nothing and belong in no frame. The interactive docs (FastAPI's Swagger UI
 # and ReDoc pages load scripts from a CDN) keep only the framing and sniffing rules.
@@ -34,22 +35,9 @@ def security_headers(path: str, existing: list[tuple[bytes, bytes]]) -> list[tup
     return added
 
 
-class SecurityHeaders:
+class SecurityHeaders(AddedHeaders):
     def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                message["headers"] = [*headers, *security_headers(scope.get("path", ""), headers)]
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
+        super().__init__(app, security_headers)
 
 
 class ServingMetrics:

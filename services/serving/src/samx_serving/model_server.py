@@ -24,11 +24,10 @@ from samx_core.model_registry import ModelRegistry
 from samx_core.settings import S3Settings
 from samx_core.storage import ObjectStore
 from samx_ml.bundle import ModelManifest
-from samx_ml.ood import OODDetector, features_and_logits
+from samx_ml.ood import OODDetector
 
 from samx_serving.engine import Explanation, ModelEngine
 from samx_serving.flags import ModelOutput, OODPolicy
-from samx_serving.preprocess import to_model_input
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +80,10 @@ def load_ood(registry: ModelRegistry, manifest: ModelManifest, policy: OODPolicy
 def classify_batch(loaded: LoadedModel, pixels: list[np.ndarray]) -> list[ModelOutput]:
     """N display images (2-D uint8/uint16, any size) -> their logits and OOD scores, in one forward pass."""
     engine, detector = loaded.engine, loaded.ood
-    m = engine.manifest
-    x = to_model_input(pixels, m.load_size, m.image_size, m.trim_frame)
-    device = next(engine.model.parameters()).device
-    features, logits = features_and_logits(engine.model, x.to(device))
-    rows = logits.cpu().numpy()
     if detector is None:
-        return [ModelOutput(row) for row in rows]
-    scores = detector.score(features.cpu().numpy())
+        return [ModelOutput(row) for row in engine.logits(pixels)]
+    features, rows = engine.features_and_logits(pixels)
+    scores = detector.score(features)
     return [ModelOutput(row, float(s), detector.threshold) for row, s in zip(rows, scores, strict=True)]
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
-from samx_core.http_metrics import RequestMetrics
-from samx_core.reachability import any_reachable, tcp_reachable
+from samx_core.asgi import RequestMetrics
+from samx_core.reachability import kafka_reachable, object_store_reachable
 from samx_core.storage import ObjectStore
 
 from samx_labeling.adapters.embeddings import ObjectStoreEmbeddings
@@ -78,8 +78,8 @@ def build_context(settings: ServiceSettings, *, consumer_alive=None) -> AppConte
         suggestion_min_share=settings.labeling.suggestion_min_share,
         image_origins=(f"{'https' if settings.s3.secure else 'http'}://{settings.s3.endpoint}",),
         dependency_checks={
-            "object_store": lambda: tcp_reachable(settings.s3.endpoint, default_port=443 if settings.s3.secure else 80),
-            "kafka": lambda: any_reachable(settings.kafka.bootstrap_servers, default_port=9092),
+            "object_store": lambda: object_store_reachable(settings.s3.endpoint, secure=settings.s3.secure),
+            "kafka": lambda: kafka_reachable(settings.kafka.bootstrap_servers),
         },
         web_dir=settings.labeling.web_dir or PACKAGED_WEB_DIR,
         consumer_alive=consumer_alive,

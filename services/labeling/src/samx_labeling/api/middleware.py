@@ -1,5 +1,5 @@
 """The browser security headers of the labeling page (an ASGI middleware every response passes), and the
-metrics ``samx_core.http_metrics.RequestMetrics`` counts requests into (``/metrics``, Prometheus text).
+metrics ``samx_core.asgi.RequestMetrics`` counts requests into (``/metrics``, Prometheus text).
 
 The page loads its images straight from the object store (presigned URLs), so the Content Security
 Policy allows images from that origin and nothing else from anywhere but the service itself."""
@@ -7,6 +7,7 @@ Policy allows images from that origin and nothing else from anywhere but the ser
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from samx_core.asgi import AddedHeaders
 
 
 def content_security_policy(image_origins: tuple[str, ...]) -> str:
@@ -18,32 +19,20 @@ def content_security_policy(image_origins: tuple[str, ...]) -> str:
     )
 
 
-class SecurityHeaders:
+class SecurityHeaders(AddedHeaders):
     def __init__(self, app, image_origins: tuple[str, ...] = ()) -> None:
-        self.app = app
-        self.headers = [
+        headers = [
             (b"content-security-policy", content_security_policy(image_origins).encode()),
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"no-referrer"),  # presigned URLs and run ids stay out of Referer
             (b"x-frame-options", b"DENY"),  # frame-ancestors for browsers that predate it
             (b"cross-origin-opener-policy", b"same-origin"),
         ]
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *self.headers]
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
+        super().__init__(app, lambda path, existing: headers)
 
 
 def request_metrics(registry: CollectorRegistry) -> dict[str, Counter | Histogram]:
-    """The labeling service's request metrics, for ``samx_core.http_metrics.RequestMetrics``."""
+    """The labeling service's request metrics, for ``samx_core.asgi.RequestMetrics``."""
     return {
         "requests": Counter(
             "samx_labeling_requests", "HTTP requests answered", ["method", "route", "status"], registry=registry

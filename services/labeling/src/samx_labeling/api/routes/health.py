@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from samx_core.reachability import readiness_answer
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -35,12 +36,8 @@ def readyz(context: ContextDep) -> JSONResponse:
     dependencies |= {name: check() for name, check in context.dependency_checks.items()}
     if context.consumer_alive is not None:
         dependencies["consumer"] = context.consumer_alive()
-    down = sorted(name for name, ok in dependencies.items() if not ok)
-    body = {
-        "status": "ready" if not down else f"not ready: {', '.join(down)} down",
-        "dependencies": {name: "ok" if ok else "down" for name, ok in dependencies.items()},
-    }
-    return JSONResponse(body, status_code=503 if down else 200)
+    status, body = readiness_answer(dependencies)
+    return JSONResponse(body, status_code=status)
 
 
 def _database_ok(context) -> bool:
