@@ -66,7 +66,7 @@ export SAMX_E2E_LABELING_TOKEN
 SAMX_E2E_SERVING_TOKEN="$(kube -n "$NAMESPACE" get secret samx-serving-tokens -o jsonpath='{.data.client-token}' | base64 -d)"
 export SAMX_E2E_SERVING_TOKEN
 # phase 1/2 run as RayJobs in the cluster: the suite submits them through the launcher
-# (kubectl exec deploy/$RELEASE-trainer-launcher -- python /etc/samx/launcher/rayjob_launcher.py submit ...)
+# (kubectl exec deploy/$RELEASE-trainer-launcher -- samx-trainer launch phase1 --run-id ...)
 export SAMX_E2E_KUBE_CONTEXT="kind-$CLUSTER" SAMX_E2E_NAMESPACE="$NAMESPACE" SAMX_E2E_RELEASE="$RELEASE"
 
 say "pytest e2e against kind-$CLUSTER/$NAMESPACE (Kafka $SAMX_KAFKA_BOOTSTRAP_SERVERS, S3 $SAMX_S3_ENDPOINT)"

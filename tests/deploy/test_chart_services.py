@@ -12,7 +12,6 @@ import yaml
 from samx_serving.app import serve_tracing_config
 
 from tests.deploy.helm import (
-    CHART,
     VALUES,
     Rendered,
     helm,
@@ -224,17 +223,21 @@ def test_launcher_rbac_is_least_privilege(rendered: dict[str, Rendered]) -> None
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "samx-trainer-launcher", "namespace": "samx"}]
         pod = result.named("Deployment", "samx-trainer-launcher")["spec"]["template"]["spec"]
         assert pod["serviceAccountName"] == "samx-trainer-launcher" and pod["automountServiceAccountToken"] is True
-    # the API server only, besides DNS and Kafka: no S3, no other pod
+    # the API server, Kafka and S3 (its checks before a RayJob: finished run, label set, trained model),
+    # besides DNS: no other pod
     egress = rendered["gpu"].named("NetworkPolicy", "samx-trainer-launcher")["spec"]["egress"]
     cidrs = {p["ipBlock"]["cidr"] for rule in egress for p in rule["to"] if "ipBlock" in p}
-    assert cidrs == {"10.10.0.0/24", "10.20.0.0/16", "10.40.0.0/16"}  # API server, Kafka, OTLP
+    assert cidrs == {"10.10.0.0/24", "10.20.0.0/16", "10.30.0.0/16", "10.40.0.0/16"}  # API server, Kafka, S3, OTLP
+    container = result.named("Deployment", "samx-trainer-launcher")["spec"]["template"]["spec"]["containers"][0]
+    assert "command" not in container and container["args"] == ["launch", "consume"]  # the image's samx-trainer
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SAMX_LAUNCHER_BACKEND"] == "kuberay" and env["SAMX_LAUNCHER_TEMPLATES"] == "/etc/samx/launcher"
 
 
 def test_rayjob_templates_validate_against_the_crd(rendered: dict[str, Rendered]) -> None:
     for name in VALUES:
         files = launcher_files(rendered[name])
-        assert set(files) == {"rayjob_launcher.py", "phase1.yaml", "phase2.yaml"}
-        assert files["rayjob_launcher.py"] == (CHART / "files" / "rayjob_launcher.py").read_text()
+        assert set(files) == {"phase1.yaml", "phase2.yaml"}  # the launcher's code is samx_trainer.launch, in the image
         for phase in ("phase1", "phase2"):
             job = yaml.safe_load(files[f"{phase}.yaml"])
             assert validate_crd(job) == [], (name, phase)

@@ -48,8 +48,9 @@ pytestmark = pytest.mark.integration
 # learn something, with the over-clustering rule's K = 6 (samx_ml.k_rule) for 120 images.
 REGIONS = ("chest", "knee", "pelvis", "cervical_spine")
 PER_REGION = 30
-# The ci profile's 8 epochs are 8 SGD steps on 120 images; 40 give SimCLR something to learn in ~1.5 min.
-PRETEXT_EPOCHS = 40
+# The ci profile's 8 epochs are 8 SGD steps on 120 images; from the shipped backbone 12 are enough to adapt it
+# (NMI well above the floor) and to see checkpoints and progress gauges.
+PRETEXT_EPOCHS = 12
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +157,7 @@ def test_phase1_sorts_the_archive_and_beats_the_pixel_floor(
     started = time.monotonic()
     with MetricsScraper(local_ray) as metrics:
         event = run_phase1(
-            _settings(s3_settings, kafka_settings, num_workers=2, pretext_epochs=PRETEXT_EPOCHS, checkpoint_every=10),
+            _settings(s3_settings, kafka_settings, num_workers=2, pretext_epochs=PRETEXT_EPOCHS, checkpoint_every=6),
             "ci",
             run_id="phase1-test",
             labels_csv=labels_csv,

@@ -35,6 +35,8 @@ from samx_core.events import ModelPublished, RadiographClassified, RadiographIng
 from samx_core.model_registry import ModelRegistry
 from samx_core.settings import S3Settings
 from samx_core.storage import ObjectStore
+from samx_labeling.adapters.serving_classifier import ServingClassifier
+from samx_labeling.domain.explaining import ClassifierRefused, ClassifierUnavailable
 from samx_serving.app import AppArgs, deploy
 from samx_serving.classifier_client import HttpClassifier
 from samx_serving.index import SortedIndex
@@ -513,9 +515,24 @@ def test_minio_stopped_answers_json_503_with_a_reason_and_readyz_false_until_it_
         ):
             assert explained.headers[name] == value, name
         assert "frame-ancestors 'none'" in explained.headers["content-security-policy"]
+        # The labeling page's classifier port, against this real serving: the same prediction, flags, overlay.
+        labeling_port = ServingClassifier(serving.url, TOKEN, timeout_s=60)
+        seen = labeling_port.explain(image_id)
+        assert (seen.model_version, seen.class_name) == (version, explained.json()["class_name"])
+        assert len(seen.top) >= 2 and seen.top[0].label == seen.class_name and 0 <= seen.probability <= 1
+        assert {"not_msk", "tag_mismatch"} <= set(seen.flags) and base64.b64decode(seen.overlay_png_base64)[
+            :4
+        ] == b"\x89PNG"
+        with pytest.raises(ClassifierRefused) as unknown:
+            labeling_port.explain("img-" + "0" * 32)
+        assert unknown.value.status == 404
+        with pytest.raises(ClassifierUnavailable, match="token"):
+            ServingClassifier(serving.url, "x" * 40).explain(image_id)
         local_stack.stop_component("minio")
         try:
             down = _readyz_until(serving.url, 503)
+            with pytest.raises(ClassifierUnavailable, match="unavailable"):
+                labeling_port.explain(image_id)  # serving's JSON 503 reaches the page as a 503 with its reason
             assert down == {
                 "status": "not ready: object_store down",
                 "model_version": version,

@@ -3,19 +3,30 @@
 Per radiograph the ingest-like objects (``derived/<id>.png`` via the ingest's own decoder and
 derivative encoder, ``meta/<id>.json`` as a ``RadiographIngested`` record carrying the pseudonymous
 patient id), then the run's ``assignments.csv`` (the caller says which cluster each radiograph is in)
-and a ``backbone.pt`` of a seeded, untrained backbone (phase 2 must learn from the injected labels)."""
+and a ``backbone.pt`` of a seeded, untrained backbone (phase 2 must learn from the injected labels).
+Every payload through its ``samx_core.archive`` model and key, as the services write them."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import uuid
 from dataclasses import dataclass
 
 import torch
-from samx_core.events import RadiographIngested
-from samx_core.events.base import ObjectRef
+from samx_core.archive import (
+    AssignmentRow,
+    ImageManifest,
+    ManifestImage,
+    RadiographRecord,
+    assignments_key,
+    derivative_key,
+    manifest_key,
+    radiograph_record_key,
+    radiograph_record_ref,
+    run_prefix,
+    write_assignments,
+)
+from samx_core.ids import image_id_for
 from samx_core.imaging import decode_radiograph, encode_derivative_png
 from samx_core.radiograph import RadiographTags
 from samx_core.storage import ObjectStore
@@ -31,17 +42,21 @@ class Radiograph:
 
 
 def image_id_of(data: bytes) -> str:
-    return "img-" + hashlib.sha256(data).hexdigest()[:32]
+    return image_id_for(sop_instance_uid=None, content_sha256=hashlib.sha256(data).hexdigest())
 
 
 def put_radiograph(store: ObjectStore, bucket: str, r: Radiograph) -> str:
+    return put_radiograph_record(store, bucket, r).image_id
+
+
+def put_radiograph_record(store: ObjectStore, bucket: str, r: Radiograph) -> RadiographRecord:
     image_id = image_id_of(r.data)
     decoded = decode_radiograph(r.data)
     derived = store.put_bytes(
-        bucket, f"derived/{image_id}.png", encode_derivative_png(decoded), content_type="image/png"
+        bucket, derivative_key(image_id), encode_derivative_png(decoded), content_type="image/png"
     )
     ref = derived.ref()
-    record = RadiographIngested(
+    record = RadiographRecord(
         image_id=image_id,
         received_event_id=uuid.uuid4(),
         site_id="test-site",
@@ -56,26 +71,29 @@ def put_radiograph(store: ObjectStore, bucket: str, r: Radiograph) -> str:
         raw=ref,
         derivative=ref,
         thumbnail=ref,
-        metadata=ObjectRef(bucket=bucket, key=f"meta/{image_id}.json"),
+        metadata=radiograph_record_ref(bucket, image_id),
         derivative_bits=decoded.bits,
     )
-    store.put_bytes(bucket, f"meta/{image_id}.json", record.to_bytes(), content_type="application/json")
-    return image_id
+    store.put_bytes(bucket, radiograph_record_key(image_id), record.to_bytes(), content_type="application/json")
+    return record
 
 
 def write_phase1_run(
     store: ObjectStore, bucket: str, run_id: str, radiographs: list[Radiograph], *, with_backbone: bool = True
 ) -> list[str]:
-    """Objects for every radiograph plus ``runs/phase1/<run_id>/{assignments.csv, backbone.pt}``."""
+    """Objects for every radiograph plus ``runs/phase1/<run_id>/{assignments.csv, manifest.json,
+    backbone.pt}``."""
     store.ensure_buckets(bucket)
-    ids = [put_radiograph(store, bucket, r) for r in radiographs]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["image_id", "cluster", "confidence", "second"])
-    for image_id, r in zip(ids, radiographs, strict=True):
-        writer.writerow([image_id, r.cluster, "0.900000", r.cluster + 1])
-    prefix = f"runs/phase1/{run_id}/"
-    store.put_bytes(bucket, prefix + "assignments.csv", out.getvalue().encode(), content_type="text/csv")
+    records = [put_radiograph_record(store, bucket, r) for r in radiographs]
+    ids = [record.image_id for record in records]
+    rows = [
+        AssignmentRow(image_id=i, cluster=r.cluster, confidence=0.9, second=r.cluster + 1)
+        for i, r in zip(ids, radiographs, strict=True)
+    ]
+    prefix = run_prefix("runs/phase1", run_id)
+    store.put_bytes(bucket, assignments_key(prefix), write_assignments(rows), content_type="text/csv")
+    manifest = ImageManifest(run_id=run_id, images=[ManifestImage.from_record(record) for record in records])
+    store.put_json(bucket, manifest_key(prefix), manifest.model_dump(mode="json"))
     if with_backbone:
         torch.manual_seed(0)
         store.put_bytes(bucket, prefix + "backbone.pt", backbone_bytes(Backbone("resnet18"), "resnet18", 64))

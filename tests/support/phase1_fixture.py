@@ -26,8 +26,25 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from samx_core.archive import (
+    AssignmentRow,
+    ClustersDocument,
+    ClusterSummary,
+    ImageManifest,
+    ManifestImage,
+    RadiographRecord,
+    assignments_key,
+    clusters_key,
+    derivative_key,
+    manifest_key,
+    radiograph_record_key,
+    radiograph_record_ref,
+    raw_key,
+    thumbnail_key,
+    write_assignments,
+)
 from samx_core.bus import EventPublisher, ensure_topics
-from samx_core.events import ClusteringCompleted, ObjectRef, RadiographIngested
+from samx_core.events import ClusteringCompleted, ObjectRef
 from samx_core.ids import image_id_for
 from samx_core.imaging.decode import decode_radiograph
 from samx_core.imaging.derivatives import encode_derivative_png, encode_thumbnail_png
@@ -109,18 +126,16 @@ def sample_images(limit: int | None = None, seed: int = 0) -> list[SampleImage]:
     return picked
 
 
-def _ingest_record(store: ObjectStore, bucket: str, data: bytes, body_part: str | None) -> tuple[str, str]:
-    """Writes one radiograph the way the ingest service does; returns (image id, sha256)."""
+def _ingest_record(store: ObjectStore, bucket: str, data: bytes, body_part: str | None) -> RadiographRecord:
+    """Writes one radiograph the way the ingest service does; returns its record."""
     sha = hashlib.sha256(data).hexdigest()
     image_id = image_id_for(sop_instance_uid=None, content_sha256=sha)
     decoded = decode_radiograph(data)
-    raw = store.put_bytes(bucket, f"raw/{image_id}.png", data, content_type="image/png", sha256=sha)
+    raw = store.put_bytes(bucket, raw_key(image_id, "png"), data, content_type="image/png", sha256=sha)
     derivative = store.put_bytes(
-        bucket, f"derived/{image_id}.png", encode_derivative_png(decoded), content_type="image/png"
+        bucket, derivative_key(image_id), encode_derivative_png(decoded), content_type="image/png"
     )
-    thumb = store.put_bytes(
-        bucket, f"derived/{image_id}.thumb.png", encode_thumbnail_png(decoded), content_type="image/png"
-    )
+    thumb = store.put_bytes(bucket, thumbnail_key(image_id), encode_thumbnail_png(decoded), content_type="image/png")
     tags = RadiographTags(
         modality="CR",
         body_part_examined=body_part,
@@ -129,7 +144,7 @@ def _ingest_record(store: ObjectStore, bucket: str, data: bytes, body_part: str 
         bits_stored=decoded.bits,
         patient_identity_removed=True,
     )
-    record = RadiographIngested(
+    record = RadiographRecord(
         image_id=image_id,
         received_event_id=uuid.uuid4(),
         site_id="fixture",
@@ -139,12 +154,12 @@ def _ingest_record(store: ObjectStore, bucket: str, data: bytes, body_part: str 
         raw=raw.ref(),
         derivative=derivative.ref(),
         thumbnail=thumb.ref(),
-        metadata=ObjectRef(bucket=bucket, key=f"meta/{image_id}.json"),
+        metadata=radiograph_record_ref(bucket, image_id),
         derivative_bits=decoded.bits,
     )
-    store.put_bytes(bucket, f"meta/{image_id}.json", record.to_bytes(), content_type="application/json")
+    store.put_bytes(bucket, radiograph_record_key(image_id), record.to_bytes(), content_type="application/json")
     store.put_json(bucket, f"index/sha256/{sha}.json", {"image_id": image_id})
-    return image_id, sha
+    return record
 
 
 def _montage(thumbnails: list[bytes], grid: int = 4, side: int = 64) -> bytes:
@@ -176,10 +191,12 @@ def build_phase1_run(
     run_id = run_id or f"fixture-{uuid.uuid4().hex[:8]}"
     images = sample_images(n_images, seed)
 
-    ids, labels, shas, body_parts, primary, files = [], {}, {}, {}, {}, {}
+    ids, labels, shas, body_parts, primary, files, records = [], {}, {}, {}, {}, {}, []
     for image in images:
         tag = BODY_PART_TAGS.get(image.labels[0]) if rng.random() < body_part_fraction else None
-        image_id, sha = _ingest_record(store, bucket, image.path.read_bytes(), tag)
+        record = _ingest_record(store, bucket, image.path.read_bytes(), tag)
+        records.append(record)
+        image_id, sha = record.image_id, record.sha256
         ids.append(image_id)
         labels[image_id], shas[image_id], primary[image_id] = image.labels, sha, image.labels[0]
         files[image_id] = image.path
@@ -210,34 +227,35 @@ def build_phase1_run(
     def put(name: str, data: bytes, content_type: str) -> None:
         refs[name] = store.put_bytes(bucket, prefix + name, data, content_type=content_type).ref()
 
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["image_id", "cluster", "confidence", "second"])
-    for image_id in ids:
-        writer.writerow([image_id, cluster_of[image_id], f"{confidence[image_id]:.6f}", (cluster_of[image_id] + 1) % k])
-    put("assignments.csv", out.getvalue().encode(), "text/csv")
+    def name(key: str) -> str:
+        return key[len(prefix) :]
+
+    rows = [
+        AssignmentRow(image_id=i, cluster=cluster_of[i], confidence=confidence[i], second=(cluster_of[i] + 1) % k)
+        for i in ids
+    ]
+    put(name(assignments_key(prefix)), write_assignments(rows), "text/csv")
+    manifest = ImageManifest(run_id=run_id, images=[ManifestImage.from_record(r) for r in records])
+    put(name(manifest_key(prefix)), manifest.model_dump_json(indent=1).encode(), "application/json")
 
     summaries, truth = [], {}
     for c in range(k):
         members = sorted((i for i in ids if cluster_of[i] == c), key=lambda i: -confidence[i])
         summaries.append(
-            {
-                "cluster": c,
-                "size": len(members),
-                "mean_confidence": float(np.mean([confidence[i] for i in members])) if members else None,
-                "exemplars": members[:exemplars],
-                "least_confident": members[::-1][:4],
-            }
+            ClusterSummary(
+                cluster=c,
+                size=len(members),
+                mean_confidence=float(np.mean([confidence[i] for i in members])) if members else None,
+                exemplars=members[:exemplars],
+                least_confident=members[::-1][:4],
+            )
         )
         if members:
             truth[c] = Counter(primary[i] for i in members).most_common(1)[0][0]
-            thumbs = [store.get_bytes(bucket, f"derived/{i}.thumb.png") for i in members[:16]]
+            thumbs = [store.get_bytes(bucket, thumbnail_key(i)) for i in members[:16]]
             put(f"montages/cluster-{c:04d}.png", _montage(thumbs), "image/png")
-    put(
-        "clusters.json",
-        json.dumps({"run_id": run_id, "k": k, "clusters": summaries}, indent=1).encode(),
-        "application/json",
-    )
+    document = ClustersDocument(run_id=run_id, k=k, clusters=summaries)
+    put(name(clusters_key(prefix)), document.model_dump_json(indent=1).encode(), "application/json")
     put("image_ids.json", json.dumps(ids).encode(), "application/json")
     # Embeddings follow the true region (what a good pretext learns) with a pull toward the assigned
     # cluster and some noise: a cluster holding misplaced radiographs separates when split.
@@ -262,8 +280,8 @@ def build_phase1_run(
         n_images=len(ids),
         n_clusters=k,
         artifacts_prefix=prefix,
-        assignments=refs["assignments.csv"],
-        clusters=refs["clusters.json"],
+        assignments=refs[name(assignments_key(prefix))],
+        clusters=refs[name(clusters_key(prefix))],
         embeddings=refs["embeddings.npy"],
         image_ids=refs["image_ids.json"],
         report=refs["report.md"],

@@ -175,7 +175,7 @@ spec:
     {{- end }}
 {{- end -}}
 
-{{/* Volume mounts of a Deployment's containers: /tmp, the Secret files, the launcher's ConfigMap */}}
+{{/* Volume mounts of a Deployment's containers: /tmp, the Secret files, the launcher's RayJob templates */}}
 {{- define "samx.component.mounts" -}}
 - name: tmp
   mountPath: /tmp
@@ -184,20 +184,18 @@ spec:
   mountPath: {{ .mountPath }}
   readOnly: true
 {{- end }}
-{{- if .script }}
+{{- if .rayJobs }}
 - name: launcher
   mountPath: /etc/samx/launcher
   readOnly: true
 {{- end }}
 {{- end -}}
 
-{{/* The launcher's ConfigMap data: its script and one RayJob template per phase; call with
-(list $ name component) */}}
+{{/* The launcher's ConfigMap data: one RayJob template per phase (its code is samx_trainer.launch, in the
+image); call with (list $ name component) */}}
 {{- define "samx.launcherFiles" -}}
 {{- $root := index . 0 -}}
 {{- $c := index . 2 -}}
-{{ $c.script }}: |
-{{- $root.Files.Get (printf "files/%s" $c.script) | required (printf "files/%s is missing" $c.script) | nindent 2 }}
 {{- range $phase, $_ := $c.rayJobs.phases }}
 {{ $phase }}.yaml: |
 {{- include "samx.ray.rayJob" (list $root (index $ 1) $c $phase) | nindent 2 }}

@@ -1,7 +1,8 @@
 """The workbench in a real browser (Chromium through Playwright) against the real service, keyboard only:
 open a cluster's members in the viewer, page through them, change zoom and window/level, exclude a stray
-and undo that, split the cluster and name its first part; then the published label set is checked through
-the API. Screenshots of the viewer and of the split are kept in ``.samx/test-artifacts/``."""
+and undo that, split the cluster and name its first part, name an excluded radiograph in the pool (and
+undo that name); then the published label set is checked through the API. Screenshots of the viewer, the
+split and the pool are kept in ``.samx/test-artifacts/``."""
 
 from __future__ import annotations
 
@@ -103,15 +104,55 @@ def test_a_radiologist_views_excludes_splits_and_names_parts_from_the_keyboard(s
         page.keyboard.type("hand")
         page.keyboard.press("Enter")
         expect(title).not_to_have_text(f"Cluster {first}")
+
+        # The excluded pool, named one by one: v, x excludes a stray; e opens the pool, a names it (the
+        # vocabulary's datalist autocompletes), u undoes that name, a names it again. g beside it says that
+        # no classifier is connected to this service (a served model's Grad-CAM: tests/integration).
+        page.keyboard.press("Escape")  # out of the next cluster's label box
+        expect(page.locator("#cluster-view")).to_be_focused()
+        page.keyboard.press("v")
+        expect(page.locator("#viewer-dialog")).to_be_visible()
+        page.keyboard.press("x")
+        expect(page.locator("#notice")).to_contain_text("Excluded")
+        if page.locator("#viewer-dialog[open]").count():  # the viewer closes itself after a cluster's last one
+            page.keyboard.press("Escape")
+        expect(page.locator("#viewer-dialog")).to_be_hidden()
+        expect(page.locator("#cluster-view")).to_be_focused()
+        [stray] = [m["image_id"] for m in api.get("/excluded").json()["items"]]
+        page.keyboard.press("e")
+        expect(page.locator("#viewer-title")).to_contain_text("Excluded pool")
+        expect(facts).to_contain_text("not named")
+        page.keyboard.press("g")
+        expect(page.locator("#viewer-cam")).to_contain_text("no classifier connected")
+        page.keyboard.press("a")
+        expect(page.locator("#viewer-name-input")).to_be_focused()
+        assert page.locator("#viewer-name-input").get_attribute("list") == "vocabulary"
+        page.keyboard.type("skull")
+        page.keyboard.press("Enter")
+        expect(page.locator("#notice")).to_contain_text("Named skull")
+        expect(facts).to_contain_text("named skull")
+        assert api.get("/excluded").json()["items"][0]["label"] == "skull"
+        page.keyboard.press("u")
+        expect(facts).to_contain_text("not named")
+        assert api.get("/excluded").json()["items"][0]["label"] is None
+        page.keyboard.press("a")
+        page.keyboard.type("skull")
+        page.keyboard.press("Enter")
+        expect(facts).to_contain_text("named skull")
+        page.screenshot(path=str(ARTIFACTS / "labeling-pool.png"))
+        page.keyboard.press("Escape")
+        expect(page.locator("#viewer-dialog")).to_be_hidden()
         assert problems.page_errors == []
 
     parent = api.get(f"/clusters/{c}").json()
     assert parent["split"] and parent["size"] == 0
     parts = [p for p in api.get("/clusters", params={"limit": 1000}).json()["items"] if p["parent"] == c]
-    assert len(parts) == 2 and sum(p["size"] for p in parts) == sizes[c]
+    moved = {i for i in mixed_run.image_ids if mixed_run.cluster_of[i] == c}
+    assert len(parts) == 2 and sum(p["size"] for p in parts) + (stray in moved) == sizes[c]
     assert api.get(f"/clusters/{first}").json()["label"] == "hand"
     published = api.post("/publish", params={"allow_incomplete": True})
     assert published.status_code in (201, 202), published.text
     document = published.json()
-    moved = {i for i in mixed_run.image_ids if mixed_run.cluster_of[i] == c}
-    assert set(document["placements"]) == moved and document["decisions"]["splits"] == 1
+    assert set(document["placements"]) == moved - {stray} and document["decisions"]["splits"] == 1
+    assert document["labels"] == {stray: "skull"} and stray in document["excluded"]
+    assert document["decisions"]["image_names"] == 1 and "skull" in document["classes"]

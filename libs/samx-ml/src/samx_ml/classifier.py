@@ -29,6 +29,7 @@ from samx_ml.augment import random_view
 from samx_ml.backbone import Backbone
 from samx_ml.compute import ComputePolicy, resolve_policy
 from samx_ml.metrics import UNNAMED
+from samx_ml.optim import AdamW, Optimizer
 from samx_ml.pretext import embed
 from samx_ml.profiles import ClassifierConfig
 from samx_ml.runtime import EpochPlanner, Progress, ProgressFn, as_image_tensor, setup_device, warmup_cosine
@@ -80,14 +81,14 @@ class ClassifierResult:
     compute: dict[str, object] = field(default_factory=dict)  # ComputePolicy.describe() of what ran
 
 
-def classifier_optimizer(model: Classifier, cfg: ClassifierConfig) -> tuple[torch.optim.Optimizer, list[float]]:
+def classifier_optimizer(model: Classifier, cfg: ClassifierConfig) -> tuple[Optimizer, list[float]]:
     """AdamW with the backbone at ``backbone_lr_mult`` x the head's LR; (optimizer, base LR per group)."""
     groups: list[dict[str, Any]] = [  # torch's parameter groups
         {"params": model.backbone.parameters(), "lr": cfg.lr * cfg.backbone_lr_mult},
         {"params": model.head.parameters(), "lr": cfg.lr},
     ]
     base = [g["lr"] for g in groups]
-    return torch.optim.AdamW(groups, weight_decay=cfg.weight_decay), base
+    return AdamW(groups, weight_decay=cfg.weight_decay), base
 
 
 def batch_order(n: int, steps: int, bs: int, sample_p: torch.Tensor | None, device: torch.device) -> torch.Tensor:
@@ -99,7 +100,7 @@ def batch_order(n: int, steps: int, bs: int, sample_p: torch.Tensor | None, devi
 
 def classifier_epoch(
     model: nn.Module,
-    opt: torch.optim.Optimizer,
+    opt: Optimizer,
     base_lrs: list[float],
     batch_at: LabeledBatchAt,
     steps: int,

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from samx_ml.augment import AugmentConfig
+from samx_ml.optim import Adam
 from samx_ml.pretext import embed
 from samx_ml.profiles import ScanConfig, SelfLabelConfig
 from samx_ml.runtime import EpochPlanner, Progress, ProgressFn
@@ -71,7 +72,7 @@ def train_scan(
     n, k = neighbors.shape
     heads = ClusterHeads(bank.shape[-1], n_clusters, cfg.n_heads).to(dev)
     heads.norm.fit(bank[0])
-    opt = torch.optim.Adam(heads.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = Adam(heads.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     bs, planner, epoch = min(cfg.batch_size, n), EpochPlanner(cfg.epochs, budget_s), 0
     while True:
         t0, total = time.perf_counter(), 0.0
@@ -137,7 +138,7 @@ def self_label(
     if not cfg.enabled:
         scan.self_label = report
         return scan
-    opt = torch.optim.Adam(head.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    opt = Adam(head.parameters(), lr=cfg.lr, weight_decay=1e-4)
     good = copy.deepcopy(head.state_dict())
     n, bs, planner, epoch = bank.shape[1], 512, EpochPlanner(cfg.epochs, budget_s), 0
     while True:

@@ -23,6 +23,8 @@ from typing import TypeVar
 import torch
 from torch import nn
 
+from samx_ml.optim import SGD
+
 PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp32")
 
 M = TypeVar("M", bound=nn.Module)
@@ -137,7 +139,7 @@ def _cpu_probe(threads: int) -> dict[str, float]:
             torch.manual_seed(0)
             policy = ComputePolicy(torch.device("cpu"), precision == "bf16", layout == "channels_last")
             model = policy.prepare_module(_ProbeNet())
-            candidates[f"{precision}/{layout}"] = (policy, model, torch.optim.SGD(model.parameters(), lr=0.01))
+            candidates[f"{precision}/{layout}"] = (policy, model, SGD(model.parameters(), lr=0.01))
     best = dict.fromkeys(candidates, float("inf"))
     for round_ in range(6):
         for name, (policy, model, opt) in candidates.items():

@@ -16,6 +16,7 @@ from torch import nn
 from samx_ml.augment import AugmentConfig, eval_transform, random_view
 from samx_ml.backbone import Backbone
 from samx_ml.compute import ComputePolicy, resolve_policy
+from samx_ml.optim import SGD, Optimizer
 from samx_ml.profiles import PretextConfig
 from samx_ml.runtime import EpochPlanner, Progress, ProgressFn, as_image_tensor, setup_device, warmup_cosine
 from samx_ml.simclr import SimCLRModel, nt_xent_loss
@@ -46,7 +47,7 @@ def simclr_batch_loss(
 
 def pretext_epoch(
     model: nn.Module,
-    opt: torch.optim.Optimizer,
+    opt: Optimizer,
     batch_at: BatchAt,
     steps: int,
     epoch: int,
@@ -71,10 +72,10 @@ def pretext_epoch(
     return total / steps
 
 
-def simclr_optimizer(model: nn.Module, cfg: PretextConfig, global_batch: int) -> tuple[torch.optim.Optimizer, float]:
+def simclr_optimizer(model: nn.Module, cfg: PretextConfig, global_batch: int) -> tuple[Optimizer, float]:
     """SGD with momentum at SimCLR's linear LR scaling (lr_per_256 x batch / 256); (optimizer, base LR)."""
     base_lr = cfg.lr_per_256 * global_batch / 256
-    opt = torch.optim.SGD(model.parameters(), lr=base_lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    opt = SGD(model.parameters(), lr=base_lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     return opt, base_lr
 
 

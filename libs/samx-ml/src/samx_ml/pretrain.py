@@ -20,6 +20,7 @@ from torch import nn
 
 from samx_ml.augment import random_view
 from samx_ml.compute import ComputePolicy
+from samx_ml.optim import SGD, Optimizer
 from samx_ml.profiles import PretextConfig
 from samx_ml.runtime import warmup_cosine
 from samx_ml.simclr import SimCLRModel, nt_xent_loss
@@ -49,7 +50,7 @@ class EpochFigures:
 def pretrain_epoch(
     model: SimCLRModel,
     regions: RegionHead,
-    opt: torch.optim.Optimizer,
+    opt: Optimizer,
     batch_at: RegionBatchAt,
     steps: int,
     epoch: int,
@@ -87,9 +88,9 @@ def pretrain_epoch(
 
 def pretrain_optimizer(
     model: SimCLRModel, regions: RegionHead, cfg: PretextConfig, batch: int
-) -> tuple[torch.optim.Optimizer, float]:
+) -> tuple[Optimizer, float]:
     """SimCLR's SGD with momentum at its linear LR scaling, over both heads; (optimizer, base LR)."""
     base_lr = cfg.lr_per_256 * batch / 256
     params = [*model.parameters(), *regions.parameters()]
-    opt = torch.optim.SGD(params, lr=base_lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    opt = SGD(params, lr=base_lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     return opt, base_lr

@@ -41,6 +41,7 @@ from samx_cli.services import (
     start_trainer_consumer,
 )
 from samx_cli.stack.manager import LocalStack
+from samx_cli.stack.ports import free_port
 from samx_cli.workers import start_ingest_workers
 
 
@@ -114,7 +115,9 @@ def _run_method(
     state = settings.state_dir
     steps.next(f"phase 1: clustering the archive ({profile} profile, Ray Train SimCLR + SCAN), run {run_id}")
     if external is None:
-        _, labeling = start_labeling(state, env)  # up first: its consumer creates the session on clustering.completed
+        serving_port = free_port()  # serving starts last; labeling is told where it will answer
+        _, labeling = start_labeling(state, env, serving_url=f"http://127.0.0.1:{serving_port}")
+        # labeling is up first: its consumer creates the session on clustering.completed
         start_trainer_consumer(state, env, profile)
         clustering = run_phase1(env, kafka, profile, run_id, data / "labels.csv")
     else:  # a deployment's launcher runs phase 1 as a RayJob on request
@@ -137,7 +140,7 @@ def _run_method(
     steps.next("serving: Ray Serve app (classify + Grad-CAM) and the streaming sort")
     with EventReader(kafka, [RadiographClassified.TOPIC], from_beginning=True) as classified:
         if external is None:
-            _, serving_url = start_serving(state, env)
+            _, serving_url = start_serving(state, env, port=serving_port)
             start_sorter(state, env, serving_url)
         else:
             serving_url = external.serving_url

@@ -90,7 +90,11 @@ def _start(
     return process
 
 
-def start_labeling(state_dir: Path, env: dict[str, str]) -> tuple[ManagedProcess, LabelingAccess]:
+def start_labeling(
+    state_dir: Path, env: dict[str, str], serving_url: str | None = None
+) -> tuple[ManagedProcess, LabelingAccess]:
+    """``serving_url``: where serving will answer (it starts later); the page then shows its prediction and
+    Grad-CAM, asking with the stack's serving client token."""
     tokens_file, labeler, admin = labeling_tokens(state_dir)
     port = free_port()
     child = {
@@ -100,6 +104,9 @@ def start_labeling(state_dir: Path, env: dict[str, str]) -> tuple[ManagedProcess
         "SAMX_LABELING_HOST": "127.0.0.1",
         "SAMX_LABELING_PORT": str(port),
     }
+    if serving_url and env.get("SAMX_SERVING_CLIENT_TOKEN"):
+        child["SAMX_LABELING_SERVING_URL"] = serving_url
+        child["SAMX_LABELING_SERVING_TOKEN"] = env["SAMX_SERVING_CLIENT_TOKEN"]
     url = f"http://127.0.0.1:{port}"
     process = _start(state_dir, "labeling", [service_executable("samx-labeling"), "serve"], child, f"{url}/readyz", 90)
     return process, LabelingAccess(url, labeler, admin, tokens_file)
@@ -122,11 +129,11 @@ def serving_client_token(env: dict[str, str]) -> str:
     return token
 
 
-def start_serving(state_dir: Path, env: dict[str, str]) -> tuple[ManagedProcess, str]:
+def start_serving(state_dir: Path, env: dict[str, str], port: int | None = None) -> tuple[ManagedProcess, str]:
     """The Serve app on the stack's Ray head, and its watcher that hot-swaps on ``model.published``;
-    it answers the stack's serving token (``SAMX_SERVING_TOKENS``)."""
+    it answers the stack's serving token (``SAMX_SERVING_TOKENS``). ``port``: the one labeling was told."""
     serving_client_token(env)
-    port = free_port()
+    port = port or free_port()
     child = {
         **env,
         "SAMX_SERVING_HTTP_HOST": "127.0.0.1",

@@ -5,7 +5,8 @@ Layout of the archive bucket::
     raw/<image_id>.<dcm|png|jpg>        the original, byte for byte
     derived/<image_id>.png              normalized single-channel PNG (8 or 16 bit)
     derived/<image_id>.thumb.png        8-bit thumbnail for the labeling UI
-    meta/<image_id>.json                the record (the ``radiograph.ingested`` event as JSON)
+    meta/<image_id>.json                the record (the ``radiograph.ingested`` event as JSON;
+                                        samx_core.archive.RadiographRecord; keys: samx_core.archive)
     index/sha256/<sha256>.json          content -> image id
     index/sop/<sha256(SOP UID)>.json    DICOM instance -> image id (hashed: UIDs stay out of key names)
     quarantine/<received event id>.bin + .json   rejected originals and why, with a non-identifying
@@ -19,7 +20,18 @@ from __future__ import annotations
 import hashlib
 from typing import cast
 
-from samx_core.archive import QUARANTINE_PREFIX, QuarantineRecord, quarantine_original_key, quarantine_record_key
+from samx_core.archive import (
+    QUARANTINE_PREFIX,
+    QuarantineRecord,
+    RadiographRecord,
+    derivative_key,
+    quarantine_original_key,
+    quarantine_record_key,
+    radiograph_record_key,
+    radiograph_record_ref,
+    raw_key,
+    thumbnail_key,
+)
 from samx_core.events import ObjectRef
 from samx_core.storage import ObjectMissingError, ObjectStore
 
@@ -48,7 +60,9 @@ class ObjectStoreArchive:
         pointer = cast("dict | None", self._store.get_json_or_none(self._bucket, index_key))
         if pointer is None:
             return None
-        return cast("dict | None", self._store.get_json_or_none(self._bucket, f"meta/{pointer['image_id']}.json"))
+        return cast(
+            "dict | None", self._store.get_json_or_none(self._bucket, radiograph_record_key(pointer["image_id"]))
+        )
 
     def store_radiograph(
         self,
@@ -62,21 +76,23 @@ class ObjectStoreArchive:
         sha256: str,
     ) -> dict[str, ObjectRef]:
         raw = self._store.put_bytes(
-            self._bucket, f"raw/{image_id}.{original_ext}", original, content_type=original_type, sha256=sha256
+            self._bucket, raw_key(image_id, original_ext), original, content_type=original_type, sha256=sha256
         )
         derivative = self._store.put_bytes(
-            self._bucket, f"derived/{image_id}.png", derivative_png, content_type="image/png"
+            self._bucket, derivative_key(image_id), derivative_png, content_type="image/png"
         )
         thumbnail = self._store.put_bytes(
-            self._bucket, f"derived/{image_id}.thumb.png", thumbnail_png, content_type="image/png"
+            self._bucket, thumbnail_key(image_id), thumbnail_png, content_type="image/png"
         )
         return {"raw": raw.ref(), "derivative": derivative.ref(), "thumbnail": thumbnail.ref()}
 
     def record_ref(self, image_id: str) -> ObjectRef:
-        return ObjectRef(bucket=self._bucket, key=f"meta/{image_id}.json", content_type="application/json")
+        return radiograph_record_ref(self._bucket, image_id)
 
     def store_record(self, image_id: str, record: dict, *, sha256: str, sop_instance_uid: str | None) -> None:
-        self._store.put_json(self._bucket, f"meta/{image_id}.json", record)
+        # Through the payload's model: a record that would not read back is never written.
+        checked = RadiographRecord.model_validate(record).model_dump(mode="json")
+        self._store.put_json(self._bucket, radiograph_record_key(image_id), checked)
         pointer = {"image_id": image_id}
         self._store.put_json(self._bucket, f"index/sha256/{sha256}.json", pointer)
         if sop_instance_uid:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from samx_core.auth import MIN_TOKEN_LENGTH, Role, TokenGrant, parse_token_grants
 from samx_core.settings import KafkaSettings, S3Settings
@@ -51,6 +51,27 @@ class LabelingSettings(BaseSettings):
         default=10.0, gt=0, le=120, description="Wait for Kafka's ack of labels.published"
     )
     announce_retry_s: float = Field(default=10.0, gt=0, description="How often pending label sets are announced again")
+    # The classifier the page shows a prediction and its Grad-CAM from (serving's POST /v1/explain). Both
+    # unset: the page says "no classifier connected".
+    serving_url: str | None = Field(default=None, description="Serving's base URL, e.g. http://127.0.0.1:8000")
+    serving_token: SecretStr | None = Field(default=None, description="A bearer token of SAMX_SERVING_TOKENS")
+    serving_token_file: Path | None = Field(default=None, description="A file holding it (a mounted Secret)")
+    serving_timeout_s: float = Field(default=30.0, gt=0, le=300, description="One explain call to serving")
+
+    @field_validator("serving_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("SAMX_LABELING_SERVING_URL must be an http(s) URL")
+        return value or None
+
+    def serving_client_token(self) -> str | None:
+        """The token labeling sends to serving (inline wins over the file); None: none configured."""
+        if self.serving_token is not None:
+            return self.serving_token.get_secret_value().strip() or None
+        if self.serving_token_file is not None:
+            return self.serving_token_file.read_text(encoding="utf-8").strip() or None
+        return None
 
     def token_grants(self) -> dict[str, TokenGrant]:
         """The token table, validated. Raises ``ValueError`` with a message fit for an operator."""

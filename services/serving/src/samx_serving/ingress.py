@@ -18,9 +18,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from ray import serve
 from ray.serve.handle import DeploymentHandle
+from samx_core.archive import RadiographRecord, radiograph_record_key
 from samx_core.asgi import RequestMetrics
 from samx_core.auth import Role
-from samx_core.events import RadiographIngested
 from samx_core.reachability import object_store_reachable
 from samx_core.storage import ObjectMissingError, ObjectStore
 from samx_ml.bundle import ModelManifest
@@ -100,10 +100,10 @@ class Ingress:
     # -- inputs ---------------------------------------------------------------------------------------
     async def _archived(self, image_id: str) -> RadiographInput:
         bucket = self._args.s3.archive_bucket
-        record = await self._stored(self._store.get_json_or_none, bucket, f"meta/{image_id}.json")
+        record = await self._stored(self._store.get_json_or_none, bucket, radiograph_record_key(image_id))
         if record is None:
             raise InputError(404, "unknown_image", "no ingested radiograph has this image id")
-        event = RadiographIngested.model_validate(record)
+        event = RadiographRecord.model_validate(record)
         try:
             png = await self._stored(self._store.get_bytes, event.derivative.bucket, event.derivative.key)
         except ObjectMissingError:

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from opentelemetry import context as otel_context
+from pydantic import ValidationError
+from samx_core.archive import RADIOGRAPH_RECORD_PREFIX, RadiographRecord, image_id_of_record_key, radiograph_record_key
 from samx_core.bus import RetryableError
 from samx_core.events import Event, ModelPublished, RadiographClassified, RadiographIngested
 from samx_core.ids import opaque
@@ -115,8 +117,8 @@ class RadiographSorter:
             time.sleep(0.5)
 
     def reclassify_all(self, version: str) -> JobProgress:
-        prefix = "meta/"
-        ids = sorted(k[len(prefix) : -len(".json")] for k in self._store.list_keys(self._bucket, prefix))
+        keys = self._store.list_keys(self._bucket, RADIOGRAPH_RECORD_PREFIX)
+        ids = sorted({i for i in map(image_id_of_record_key, keys) if i is not None})
         done_before = self._index.indexed_ids(version)
         todo = [i for i in ids if i not in done_before]
         started = datetime.now(UTC)
@@ -131,11 +133,15 @@ class RadiographSorter:
 
         def one(image_id: str) -> None:
             nonlocal progress, last_write
-            found = self._store.get_json_or_none(self._bucket, f"{prefix}{image_id}.json")
-            record = found if isinstance(found, dict) else {}
             failed = 0
             try:
-                self._sort(image_id, record.get("site_id"), record.get("source_format"), job_context)
+                found = self._store.get_json_or_none(self._bucket, radiograph_record_key(image_id))
+                record = RadiographRecord.model_validate(found) if found is not None else None
+            except (ValueError, ValidationError):  # an unreadable record costs the index its site and format
+                record = None
+            try:
+                site_id, source_format = (record.site_id, record.source_format.value) if record else (None, None)
+                self._sort(image_id, site_id, source_format, job_context)
             except (RetryableError, ValueError) as exc:
                 failed = 1  # counted and logged; a re-run of the job picks it up again
                 log.warning("reclassifying image %s failed: %s", opaque(image_id), type(exc).__name__)

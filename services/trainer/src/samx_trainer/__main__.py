@@ -1,8 +1,9 @@
-"""``samx-trainer``: the trainer's command line, also the entrypoint of the phase-1/2 KubeRay RayJobs.
+"""``samx-trainer``: the trainer's command line, also the entrypoint of the phase-1/2 Ray jobs and RayJobs.
 
 samx-trainer phase1 --profile ci|dev|gpu [--labels labels.csv] [--run-id ID]
 samx-trainer phase2 --run-id R --labelset-version V [--profile ci] [--promote] [--model-version M]
-samx-trainer consume [--profile ci]                 phase 2 for every labels.published event
+samx-trainer consume [--profile ci]                 a phase-1/2 job per phase1.requested / labels.published
+samx-trainer launch consume|phase1|phase2|status    the launcher (samx_trainer.launch): jobs by hand, or its consumer
 samx-trainer promote VERSION                        registry 'current' + model.published
 samx-trainer evaluate --model VERSION|current --data DIR    JSON figures on a folder with labels.csv
 samx-trainer pretrain --data CORPUS [--size 64] [--epochs N] [--budget-min M]   the backbone SAM-X ships
@@ -18,6 +19,7 @@ from pathlib import Path
 from samx_core.telemetry import bootstrap_telemetry
 
 from samx_trainer.data import Phase1DataError
+from samx_trainer.launch.cli import add_parser as launch_parser
 from samx_trainer.settings import TrainerSettings
 
 
@@ -29,14 +31,16 @@ def _parser() -> argparse.ArgumentParser:
     p1.add_argument("--labels", type=Path, default=None, help="labels.csv for metrics (ground truth)")
     p1.add_argument("--run-id", default=None, help="run id; the same id resumes from its last checkpoint")
     p1.add_argument("--no-publish", action="store_true", help="do not publish clustering.completed")
+    p1.add_argument("--n-clusters", type=int, default=None, help="K (default: the K rule); a request's override")
     p2 = sub.add_parser("phase2", help="train the classifier on a published label set (Ray Train)")
     p2.add_argument("--run-id", required=True, help="phase-1 run whose clusters were named")
     p2.add_argument("--labelset-version", type=int, required=True, help="label set version of that run")
     p2.add_argument("--profile", default="ci", help="ci | dev | gpu")
     p2.add_argument("--promote", action="store_true", help="promote the model and publish model.published")
     p2.add_argument("--model-version", default=None, help="registry version (default: <run id>.ls<version>)")
-    co = sub.add_parser("consume", help="run phase 2 for every labels.published event")
+    co = sub.add_parser("consume", help="a training job per phase1.requested / labels.published event")
     co.add_argument("--profile", default="ci", help="ci | dev | gpu")
+    launch_parser(sub)
     pr = sub.add_parser("promote", help="make VERSION the served model and publish model.published")
     pr.add_argument("version")
     ev = sub.add_parser("evaluate", help="score a registered model on a folder with labels.csv (JSON out)")
@@ -60,10 +64,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _phase1(args, settings) -> int:
     from samx_trainer.job import run_phase1
+    from samx_trainer.launch.run import with_overrides
 
     try:
         event = run_phase1(
-            settings, args.profile, run_id=args.run_id, labels_csv=args.labels, publish=not args.no_publish
+            with_overrides(settings, args.n_clusters),
+            args.profile,
+            run_id=args.run_id,
+            labels_csv=args.labels,
+            publish=not args.no_publish,
         )
     except Phase1DataError as exc:
         print(f"phase 1 cannot run: {exc}", file=sys.stderr)
@@ -185,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
 
         run_consumer(settings, args.profile)
         return 0
+    if args.command == "launch":
+        from samx_trainer.launch.cli import main as launch_main
+
+        return launch_main(args, settings)
     handlers = {
         "phase1": _phase1,
         "phase2": _phase2,

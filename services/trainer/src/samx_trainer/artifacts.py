@@ -1,15 +1,17 @@
 """The run's artifacts, written under ``<runs prefix>/<run id>/`` in the archive bucket: assignments,
-per-cluster summaries and montages, embeddings, metrics, histograms and a markdown report."""
+per-cluster summaries and montages, the image manifest, embeddings, metrics, histograms and a markdown
+report. The ones other services read are ``samx_core.archive`` payloads (models and keys there)."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
+from pydantic import BaseModel
+from samx_core.archive import AssignmentRow, ClusterSummary, write_assignments
 from samx_core.events.base import ObjectRef
 from samx_core.storage import ObjectStore
 
@@ -18,12 +20,16 @@ from samx_trainer.data import buffer_png
 
 
 def assignments_csv(image_ids: list[str], c: Clustering) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["image_id", "cluster", "confidence", "second"])
-    for i, image_id in enumerate(image_ids):
-        writer.writerow([image_id, int(c.cluster[i]), f"{c.confidence[i]:.6f}", int(c.second[i])])
-    return out.getvalue().encode()
+    # Confidences are softmax outputs; the clip only absorbs float noise at the edges.
+    return write_assignments(
+        AssignmentRow(
+            image_id=image_id,
+            cluster=int(c.cluster[i]),
+            confidence=min(max(float(c.confidence[i]), 0.0), 1.0),
+            second=int(c.second[i]),
+        )
+        for i, image_id in enumerate(image_ids)
+    )
 
 
 def cluster_summaries(image_ids: list[str], c: Clustering, n_best: int, n_worst: int) -> list[dict]:
@@ -32,15 +38,14 @@ def cluster_summaries(image_ids: list[str], c: Clustering, n_best: int, n_worst:
     for k in range(c.k):
         members = np.flatnonzero(c.cluster == k)
         order = members[np.argsort(-c.confidence[members], kind="stable")]
-        out.append(
-            {
-                "cluster": k,
-                "size": int(len(members)),
-                "mean_confidence": float(c.confidence[members].mean()) if len(members) else None,
-                "exemplars": [image_ids[i] for i in order[:n_best]],
-                "least_confident": [image_ids[i] for i in order[::-1][:n_worst]],
-            }
+        summary = ClusterSummary(
+            cluster=k,
+            size=int(len(members)),
+            mean_confidence=float(c.confidence[members].mean()) if len(members) else None,
+            exemplars=[image_ids[i] for i in order[:n_best]],
+            least_confident=[image_ids[i] for i in order[::-1][:n_worst]],
         )
+        out.append(summary.model_dump(mode="json"))
     return out
 
 
@@ -106,3 +111,12 @@ class RunArtifacts:
 
     def put_json(self, name: str, document: object) -> ObjectRef:
         return self.put(name, json.dumps(document, indent=1, default=float).encode(), "application/json")
+
+    def name_of(self, key: str) -> str:
+        """The name under this run's prefix of a key a ``samx_core.archive`` builder gave."""
+        if not key.startswith(self.prefix):
+            raise ValueError(f"{key!r} is not under the run's prefix {self.prefix!r}")
+        return key[len(self.prefix) :]
+
+    def put_payload(self, key: str, payload: BaseModel) -> ObjectRef:
+        return self.put_json(self.name_of(key), payload.model_dump(mode="json"))

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from samx_core.events import RadiographIngested
+from samx_core.archive import RADIOGRAPH_RECORD_PREFIX, ManifestImage, RadiographRecord
 from samx_core.storage import ObjectStore
 
 from samx_trainer.image_cache import CacheWriter, derivative_fetcher, fingerprint, stream_rows
@@ -37,6 +37,7 @@ class RadiographSet:
     derivatives: list[tuple[str, str]]  # (bucket, key) of each row's derivative PNG
     cache_path: Path
     skipped: dict[str, str] = field(default_factory=dict)  # meta key -> why
+    manifest: list[ManifestImage] = field(default_factory=list)  # per row, for the run's image manifest
 
 
 def load_radiographs(
@@ -44,19 +45,19 @@ def load_radiographs(
 ) -> RadiographSet:
     """All ingested radiographs of ``bucket`` at ``size`` px (uniform frames trimmed first with
     ``trim_frame``), sorted by image id (deterministic order), written to ``cache_path`` as they arrive."""
-    meta_keys = sorted(k for k in store.list_keys(bucket, "meta/") if k.endswith(".json"))
+    meta_keys = sorted(k for k in store.list_keys(bucket, RADIOGRAPH_RECORD_PREFIX) if k.endswith(".json"))
     if not meta_keys:
         raise Phase1DataError(f"the archive bucket {bucket!r} holds no ingested radiographs (no meta/ records)")
 
     pixels_of = derivative_fetcher(store, size, trim_frame)
 
-    def fetch(key: str) -> tuple[RadiographIngested, np.ndarray]:
-        record = RadiographIngested.model_validate_json(store.get_bytes(bucket, str(key)))
+    def fetch(key: str) -> tuple[RadiographRecord, np.ndarray]:
+        record = RadiographRecord.model_validate_json(store.get_bytes(bucket, str(key)))
         return record, pixels_of((record.derivative.bucket, record.derivative.key))
 
     bar = ProgressBar(len(meta_keys), f"loading {len(meta_keys)} radiographs")
     writer = CacheWriter(cache_path, len(meta_keys), size)
-    records: list[RadiographIngested] = []
+    records: list[RadiographRecord] = []
     skipped: dict[str, str] = {}
     for _, key, item, error in stream_rows(meta_keys, fetch, threads=threads):
         bar.advance()
@@ -75,7 +76,15 @@ def load_radiographs(
         )
     refs = [(r.derivative.bucket, r.derivative.key) for r in records]
     images = writer.finish(fingerprint(refs, size, trim_frame))
-    return RadiographSet([r.image_id for r in records], images, [r.sha256 for r in records], refs, cache_path, skipped)
+    return RadiographSet(
+        [r.image_id for r in records],
+        images,
+        [r.sha256 for r in records],
+        refs,
+        cache_path,
+        skipped,
+        [ManifestImage.from_record(r) for r in records],
+    )
 
 
 def buffer_png(pixels: np.ndarray) -> bytes:

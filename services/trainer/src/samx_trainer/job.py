@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import ray
+from samx_core.archive import ClustersDocument, ImageManifest, assignments_key, clusters_key, manifest_key
 from samx_core.bus import EventPublisher, ensure_topics
 from samx_core.events import ClusteringCompleted
 from samx_core.storage import ObjectStore
@@ -102,9 +103,12 @@ def _run_phase1(
         metrics = clustering_metrics(c.cluster, label_sets_for(data.image_ids, data.sha256, table), k)
 
     out = RunArtifacts(store, s3.archive_bucket, prefix)
-    out.put("assignments.csv", assignments_csv(data.image_ids, c), "text/csv")
+    out.put(out.name_of(assignments_key(prefix)), assignments_csv(data.image_ids, c), "text/csv")
     clusters = cluster_summaries(data.image_ids, c, ts.exemplars, ts.least_confident)
-    out.put_json("clusters.json", {"run_id": run_id, "k": k, "clusters": clusters})
+    document = ClustersDocument.model_validate({"run_id": run_id, "k": k, "clusters": clusters})
+    out.put_payload(clusters_key(prefix), document)
+    # Once, from the records phase 1 read anyway: labeling, phase 2 and exports need not read them again.
+    out.put_payload(manifest_key(prefix), ImageManifest(run_id=run_id, images=data.manifest))
     for entry in clusters:
         if entry["size"]:
             members = np.flatnonzero(c.cluster == entry["cluster"])
@@ -146,8 +150,8 @@ def _run_phase1(
         n_skipped=len(data.skipped),
         n_clusters=k,
         artifacts_prefix=prefix + "/",
-        assignments=out.refs["assignments.csv"],
-        clusters=out.refs["clusters.json"],
+        assignments=out.refs[out.name_of(assignments_key(prefix))],
+        clusters=out.refs[out.name_of(clusters_key(prefix))],
         embeddings=out.refs["embeddings.npy"],
         image_ids=out.refs["image_ids.json"],
         report=out.refs["report.md"],

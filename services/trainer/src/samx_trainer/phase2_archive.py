@@ -1,20 +1,32 @@
-"""Phase 2's reads from the archive bucket: a phase-1 run's assignments and backbone, a label set, and
-the training radiographs with the (pseudonymous) patient each belongs to.
+"""Phase 2's reads from the archive bucket: a phase-1 run's assignments, image manifest and backbone, a
+label set, and the training radiographs with the (pseudonymous) patient each belongs to.
 
-The patient id from the ingest record is hashed here and only the hash travels on (it keys the
-cross-validation groups); neither form is logged."""
+The run's image manifest (``samx_core.archive.ImageManifest``) gives each radiograph's derivative and
+patient group (a hash of the patient id; the id itself is never read here); a run that predates it falls
+back to one ``meta/<id>.json`` record per radiograph, whose patient id is hashed the same way. Neither
+form is logged."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from samx_core.events import RadiographIngested
+from pydantic import ValidationError
+from samx_core.archive import (
+    ImageManifest,
+    ManifestImage,
+    RadiographRecord,
+    assignments_key,
+    manifest_key,
+    patient_group,
+    radiograph_record_key,
+    run_prefix,
+)
 from samx_core.events.base import ObjectRef
 from samx_core.imaging import load_derivative, to_uint8_square
 from samx_core.storage import ObjectMissingError, ObjectStore
@@ -31,13 +43,15 @@ class PhaseOneRun:
     assignments: dict[str, int]
     backbone_arch: str
     backbone_state: dict[str, torch.Tensor]
+    manifest: dict[str, ManifestImage] | None = None  # image id -> entry; None for runs that predate it
 
 
 def read_phase1_run(store: ObjectStore, bucket: str, prefix: str, run_id: str) -> PhaseOneRun:
-    """``<prefix>/<run_id>/assignments.csv`` and ``backbone.pt``; a clear error when either is missing."""
-    base = f"{prefix.strip('/')}/{run_id}/"
+    """``<prefix>/<run_id>/assignments.csv``, ``manifest.json`` (when the run has one) and ``backbone.pt``;
+    a clear error when the assignments or the backbone are missing, or the manifest is malformed."""
+    base = run_prefix(prefix, run_id)
     try:
-        assignments = parse_assignments(store.get_bytes(bucket, base + "assignments.csv"))
+        assignments = parse_assignments(store.get_bytes(bucket, assignments_key(base)))
     except ObjectMissingError:
         raise Phase2DataError(f"phase-1 run {run_id!r} has no assignments.csv under s3://{bucket}/{base}") from None
     try:
@@ -49,9 +63,23 @@ def read_phase1_run(store: ObjectStore, bucket: str, prefix: str, run_id: str) -
         ) from None
     try:
         doc = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-        return PhaseOneRun(run_id, assignments, str(doc["arch"]), doc["state_dict"])
+        arch, state = str(doc["arch"]), doc["state_dict"]
     except Exception as exc:  # a corrupt object is a data problem of this run, not a crash
         raise Phase2DataError(f"backbone.pt of run {run_id!r} is unreadable: {type(exc).__name__}") from exc
+    return PhaseOneRun(run_id, assignments, arch, state, read_manifest(store, bucket, base, run_id))
+
+
+def read_manifest(store: ObjectStore, bucket: str, base: str, run_id: str) -> dict[str, ManifestImage] | None:
+    """The run's image manifest by image id; None when the run predates manifests."""
+    try:
+        manifest = ImageManifest.model_validate_json(store.get_bytes(bucket, manifest_key(base)))
+    except ObjectMissingError:
+        return None
+    except ValidationError as exc:
+        raise Phase2DataError(f"manifest.json of run {run_id!r} is malformed ({exc.error_count()} errors)") from None
+    if manifest.run_id != run_id:
+        raise Phase2DataError(f"manifest.json under run {run_id!r} belongs to run {manifest.run_id!r}")
+    return manifest.by_id()
 
 
 def read_labelset(store: ObjectStore, ref: ObjectRef | tuple[str, str]) -> LabelSet:
@@ -64,12 +92,6 @@ def read_labelset(store: ObjectStore, ref: ObjectRef | tuple[str, str]) -> Label
         raise Phase2DataError(f"label set s3://{bucket}/{key} is not JSON: {exc}") from exc
 
 
-def patient_group(record: RadiographIngested) -> str:
-    """Group key for the splits: a hash of the pseudonymous patient id, else the image itself."""
-    pid = (record.tags.patient_id or "").strip()
-    return "p:" + hashlib.sha256(pid.encode()).hexdigest()[:16] if pid else "i:" + record.image_id
-
-
 @dataclass
 class TrainingImages:
     image_ids: list[str]
@@ -79,18 +101,34 @@ class TrainingImages:
 
 
 def load_training_images(
-    store: ObjectStore, bucket: str, image_ids: list[str], size: int, *, threads: int = 8, trim_frame: bool = False
+    store: ObjectStore,
+    bucket: str,
+    image_ids: list[str],
+    size: int,
+    *,
+    threads: int = 8,
+    trim_frame: bool = False,
+    manifest: Mapping[str, ManifestImage] | None = None,
 ) -> TrainingImages:
-    """The derivatives of ``image_ids`` (their ``meta/<id>.json`` records) at ``size`` px, order kept;
-    unreadable ones are skipped and counted (a single bad object does not stop a run)."""
+    """The derivatives of ``image_ids`` at ``size`` px, order kept, found in the run's ``manifest`` (else
+    in their ``meta/<id>.json`` records); unreadable ones are skipped and counted (a single bad object
+    does not stop a run)."""
     bar = ProgressBar(len(image_ids), f"loading {len(image_ids)} radiographs")
+    known = manifest or {}
+
+    def locate(image_id: str) -> tuple[ObjectRef, str]:
+        entry = known.get(image_id)
+        if entry is not None:
+            return entry.derivative, entry.patient_group
+        record = RadiographRecord.model_validate_json(store.get_bytes(bucket, radiograph_record_key(image_id)))
+        return record.derivative, patient_group(record)
 
     def one(image_id: str):
         try:
-            record = RadiographIngested.model_validate_json(store.get_bytes(bucket, f"meta/{image_id}.json"))
-            png = store.get_bytes(record.derivative.bucket, record.derivative.key)
+            derivative, group = locate(image_id)
+            png = store.get_bytes(derivative.bucket, derivative.key)
             pixels = to_uint8_square(load_derivative(png), size, trim_frame=trim_frame)
-            return image_id, pixels, patient_group(record), None
+            return image_id, pixels, group, None
         except Exception as exc:
             return image_id, None, None, type(exc).__name__
 

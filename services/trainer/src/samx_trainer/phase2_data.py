@@ -10,13 +10,11 @@ split's parts, moved radiographs) and ``excluded`` apply on top of phase 1's ass
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 
 import numpy as np
 from pydantic import ValidationError
-from samx_core.archive import LabelSetDocument
+from samx_core.archive import AssignmentsError, LabelSetDocument, read_assignments
 
 
 class Phase2DataError(ValueError):
@@ -39,6 +37,7 @@ class LabelSet:
     clusters: tuple[ClusterDecision, ...]
     placements: dict[str, int] = field(default_factory=dict)  # image id -> cluster (a split's part, a move)
     excluded: frozenset[str] = frozenset()  # radiographs the radiologist took out: they train nothing
+    image_labels: dict[str, str] = field(default_factory=dict)  # excluded ones named one by one: they do
 
     @classmethod
     def from_document(cls, doc: object) -> LabelSet:
@@ -63,15 +62,16 @@ class LabelSet:
             decisions,
             placements=dict(parsed.placements),
             excluded=frozenset(parsed.excluded),
+            image_labels={i: n.strip() for i, n in parsed.labels.items() if n.strip()},
         )
 
 
 def parse_assignments(data: bytes) -> dict[str, int]:
-    """Phase 1's ``assignments.csv`` (image_id, cluster, confidence, second) -> image id -> cluster."""
-    rows = csv.DictReader(io.StringIO(data.decode("utf-8")))
-    if not {"image_id", "cluster"} <= set(rows.fieldnames or []):
-        raise Phase2DataError("assignments.csv needs the columns image_id and cluster")
-    return {r["image_id"]: int(r["cluster"]) for r in rows}
+    """Phase 1's ``assignments.csv`` (``samx_core.archive.AssignmentRow``) -> image id -> cluster."""
+    try:
+        return {row.image_id: row.cluster for row in read_assignments(data)}
+    except AssignmentsError as exc:
+        raise Phase2DataError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,9 @@ def inject_labels(
     names: dict[str, str] = {}
     n_discarded = n_undecided = n_excluded = n_placed = 0
     for image_id, phase1_cluster in assignments.items():
+        if image_id in labelset.image_labels:  # named on its own: wins over its exclusion and its cluster
+            names[image_id] = labelset.image_labels[image_id]
+            continue
         if image_id in labelset.excluded:
             n_excluded += 1
             continue

@@ -86,7 +86,13 @@ def run_phase2(
         labelset, phase1.assignments, discard_as_class=ts.discard_as_class, not_msk_name=ts.not_msk_class
     )
     data = load_training_images(
-        store, s3.archive_bucket, injected.image_ids, cfg.image_size, threads=ts.load_threads, trim_frame=ts.trim_frame
+        store,
+        s3.archive_bucket,
+        injected.image_ids,
+        cfg.image_size,
+        threads=ts.load_threads,
+        trim_frame=ts.trim_frame,
+        manifest=phase1.manifest,
     )
     by_id = dict(zip(injected.image_ids, injected.target, strict=True))
     y = np.array([by_id[i] for i in data.image_ids], dtype=np.int64)

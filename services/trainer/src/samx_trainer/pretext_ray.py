@@ -30,6 +30,7 @@ import torch
 from samx_ml.augment import AugmentConfig
 from samx_ml.backbone import Backbone
 from samx_ml.compute import agreed_policy, resolve_policy
+from samx_ml.optim import Optimizer
 from samx_ml.pretext import pretext_epoch, simclr_optimizer
 from samx_ml.pretrained import ShippedBackbone, load_into, shipped_backbones, shipped_model
 from samx_ml.profiles import PretextConfig
@@ -76,7 +77,7 @@ def _config_from_dict(d: dict) -> PretextConfig:
     return PretextConfig(**d)
 
 
-def _restore(model: nn.Module, opt: torch.optim.Optimizer) -> tuple[int, list[float], list[float], list[int]]:
+def _restore(model: nn.Module, opt: Optimizer) -> tuple[int, list[float], list[float], list[int]]:
     """(next epoch, losses, rates, epochs resumed at) from Ray Train's latest checkpoint, if any."""
     ckpt = ray.train.get_checkpoint()
     if ckpt is None:

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from samx_core.settings import KafkaSettings, S3Settings
+
+from samx_trainer.launch.settings import LauncherSettings
 
 
 def _node_spool() -> Path:
@@ -97,7 +99,8 @@ class Settings:
     s3: S3Settings
     kafka: KafkaSettings
     ray: RaySettings
+    launcher: LauncherSettings = field(default_factory=LauncherSettings)
 
 
 def get_settings() -> Settings:
-    return Settings(TrainerSettings(), S3Settings(), KafkaSettings(), RaySettings())
+    return Settings(TrainerSettings(), S3Settings(), KafkaSettings(), RaySettings(), LauncherSettings())

@@ -9,24 +9,74 @@ from samx_core.archive.labelset import (
     LabelSetDocument,
     label_set_key,
 )
+from samx_core.archive.manifest import ImageManifest, ManifestImage, manifest_key, patient_group
+from samx_core.archive.phase1_run import (
+    AssignmentRow,
+    AssignmentsError,
+    ClustersDocument,
+    ClusterSummary,
+    assignments_key,
+    clusters_key,
+    read_assignments,
+    run_prefix,
+    write_assignments,
+)
 from samx_core.archive.quarantine import (
     QUARANTINE_PREFIX,
     QuarantineRecord,
     quarantine_original_key,
     quarantine_record_key,
 )
+from samx_core.archive.radiograph import (
+    RADIOGRAPH_RECORD_PREFIX,
+    RadiographRecord,
+    derivative_key,
+    image_id_of_record_key,
+    radiograph_record_key,
+    radiograph_record_ref,
+    raw_key,
+    thumbnail_key,
+)
 
 # Payload name -> model; the JSON Schemas are exported with the events' (``samx dev export-schemas``).
-ALL_PAYLOADS: dict[str, type[BaseModel]] = {"labelset": LabelSetDocument, "quarantine": QuarantineRecord}
+ALL_PAYLOADS: dict[str, type[BaseModel]] = {
+    "labelset": LabelSetDocument,
+    "quarantine": QuarantineRecord,
+    "radiograph_record": RadiographRecord,
+    "clusters": ClustersDocument,
+    "assignments_row": AssignmentRow,
+    "image_manifest": ImageManifest,
+}
 
 __all__ = [
     "ALL_PAYLOADS",
     "QUARANTINE_PREFIX",
+    "RADIOGRAPH_RECORD_PREFIX",
+    "AssignmentRow",
+    "AssignmentsError",
+    "ClusterSummary",
+    "ClustersDocument",
+    "ImageManifest",
     "LabelSetCluster",
     "LabelSetDecisions",
     "LabelSetDocument",
+    "ManifestImage",
     "QuarantineRecord",
+    "RadiographRecord",
+    "assignments_key",
+    "clusters_key",
+    "derivative_key",
+    "image_id_of_record_key",
     "label_set_key",
+    "manifest_key",
+    "patient_group",
     "quarantine_original_key",
     "quarantine_record_key",
+    "radiograph_record_key",
+    "radiograph_record_ref",
+    "raw_key",
+    "read_assignments",
+    "run_prefix",
+    "thumbnail_key",
+    "write_assignments",
 ]

@@ -6,8 +6,8 @@ rewritten), announced by ``samx.labels.published.v1``, read by phase 2 (label in
 Decisions are made per cluster (a name, or a discard), and per radiograph where the cluster got it wrong:
 a cluster the radiologist split has parts (clusters numbered after the run's K, each with its ``parent``)
 and its radiographs are placed into them; a radiograph moved to another cluster is placed there; an
-excluded one ("does not belong") trains nothing. ``placements`` and ``excluded`` are what phase 2 applies
-on top of phase 1's assignments.
+excluded one ("does not belong") trains nothing, unless it was named on its own (``labels``).
+``placements``, ``excluded`` and ``labels`` are what phase 2 applies on top of phase 1's assignments.
 
 Additive fields are ignored on read, as for events, so an older reader keeps working.
 """
@@ -49,6 +49,7 @@ class LabelSetDecisions(BaseModel):
     splits: int = Field(default=0, ge=0, description="Clusters split into parts")
     exclusions: int = Field(default=0, ge=0, description="Radiographs excluded from their cluster")
     moves: int = Field(default=0, ge=0, description="Radiographs moved to another cluster")
+    image_names: int = Field(default=0, ge=0, description="Excluded radiographs named one by one")
     total: int = Field(default=0, ge=0)
     per_image: float = Field(default=0.0, ge=0.0, description="total / radiographs of the run")
 
@@ -70,5 +71,11 @@ class LabelSetDocument(BaseModel):
         description="image id -> cluster, for every radiograph no longer in its phase-1 cluster (split, moved)",
     )
     excluded: list[str] = Field(default_factory=list, description="Radiographs excluded: they train nothing")
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="image id -> name, for excluded radiographs the radiologist named one by one: they train "
+        "under that name. They stay in `excluded`, so a reader that predates this field trains nothing on them "
+        "rather than their old cluster's name",
+    )
     decisions: LabelSetDecisions = Field(default_factory=LabelSetDecisions)
     n_images: int | None = Field(default=None, ge=0, description="Radiographs of the run")

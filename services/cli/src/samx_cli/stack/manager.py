@@ -182,6 +182,8 @@ class LocalStack:
             }
         if "ray" in running:
             env["SAMX_RAY_ADDRESS"] = f"127.0.0.1:{config['ray_port']}"
+            # the trainer's consumer submits each training run as a Ray job (samx_trainer.launch)
+            env["SAMX_LAUNCHER_RAY_JOBS_ADDRESS"] = f"http://127.0.0.1:{config['ray_dashboard_port']}"
             ray = self.servers(config)["ray"]
             assert isinstance(ray, RayHead)
             env |= ray.client_env()

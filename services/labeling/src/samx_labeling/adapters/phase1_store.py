@@ -1,47 +1,31 @@
-"""Reading a phase-1 run's artifacts and the archive records of its radiographs from the object store.
+"""Reading a phase-1 run's artifacts and what the archive knows of its radiographs from the object store.
 
-Artifact layout: services/trainer (``artifacts.py``): ``clusters.json`` {run_id, k, clusters: [{cluster,
-size, mean_confidence, exemplars, least_confident}]}, ``assignments.csv`` (image_id, cluster, confidence,
-second). Archive layout: services/ingest (``archive.py``): ``meta/<image_id>.json`` is the ingested event,
-with the thumbnail reference and the DICOM tags."""
+Every payload has its model and key in ``samx_core.archive``: ``clusters.json`` (``ClustersDocument``),
+``assignments.csv`` (``AssignmentRow``), the run's image manifest (``ImageManifest``, written once by
+phase 1: thumbnail, derivative, body part and viewer tags of each radiograph) and, for runs that predate
+the manifest, the archive's ``meta/<image_id>.json`` records (``RadiographRecord``)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from concurrent.futures import ThreadPoolExecutor
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
+from samx_core.archive import (
+    AssignmentsError,
+    ClustersDocument,
+    ImageManifest,
+    ManifestImage,
+    RadiographRecord,
+    manifest_key,
+    radiograph_record_key,
+    read_assignments,
+    thumbnail_key,
+)
 from samx_core.events import ClusteringCompleted
 from samx_core.storage import ObjectMissingError, ObjectStore
 
 from samx_labeling.domain.errors import InvalidInputError
 from samx_labeling.domain.ports import Assignment, ClusterSummary, ImageRecord
-
-IMAGE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-
-
-class _ClusterEntry(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    cluster: int = Field(ge=0)
-    size: int = Field(ge=0)
-    mean_confidence: float | None = None
-    exemplars: list[str] = Field(default_factory=list)
-
-
-class _ClustersDocument(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    run_id: str
-    k: int = Field(ge=1)
-    clusters: list[_ClusterEntry]
-
-
-class _AssignmentRow(BaseModel):
-    image_id: str = Field(pattern=IMAGE_ID)
-    cluster: int = Field(ge=0)
-    confidence: float = Field(ge=0.0, le=1.0)
 
 
 class ObjectStorePhase1Artifacts:
@@ -53,7 +37,7 @@ class ObjectStorePhase1Artifacts:
     def clusters(self) -> list[ClusterSummary]:
         ref = self._event.clusters
         try:
-            document = _ClustersDocument.model_validate_json(self._store.get_bytes(ref.bucket, ref.key))
+            document = ClustersDocument.model_validate_json(self._store.get_bytes(ref.bucket, ref.key))
         except ObjectMissingError:
             raise InvalidInputError("clusters.json of the run is missing") from None
         except ValidationError as exc:
@@ -67,57 +51,63 @@ class ObjectStorePhase1Artifacts:
     def assignments(self) -> list[Assignment]:
         ref = self._event.assignments
         try:
-            text = self._store.get_bytes(ref.bucket, ref.key).decode("utf-8")
+            rows = read_assignments(self._store.get_bytes(ref.bucket, ref.key))
         except ObjectMissingError:
             raise InvalidInputError("assignments.csv of the run is missing") from None
-        except UnicodeDecodeError:
-            raise InvalidInputError("assignments.csv is not UTF-8") from None
-        out = []
-        for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
-            try:
-                parsed = _AssignmentRow.model_validate(row)
-            except ValidationError:
-                raise InvalidInputError(f"assignments.csv line {line} is malformed") from None
-            out.append(Assignment(parsed.image_id, parsed.cluster, parsed.confidence))
-        return out
+        except AssignmentsError as exc:
+            raise InvalidInputError(str(exc)) from None
+        return [Assignment(r.image_id, r.cluster, r.confidence) for r in rows]
 
     def image_records(self, image_ids: list[str]) -> dict[str, ImageRecord]:
-        # One GET per radiograph; in parallel, since each is a round trip and a run holds thousands.
+        manifest = self._manifest()
+        missing = [i for i in image_ids if i not in manifest]
+        # A run that predates the manifest: one GET per radiograph, in parallel (a run holds thousands).
         with ThreadPoolExecutor(max_workers=self._max_workers) as pool:
-            return dict(zip(image_ids, pool.map(self._record, image_ids), strict=True))
+            fallback = dict(zip(missing, pool.map(self._record, missing), strict=True))
+        return {i: _from_manifest(manifest[i]) if i in manifest else fallback[i] for i in image_ids}
+
+    def _manifest(self) -> dict[str, ManifestImage]:
+        bucket = self._event.assignments.bucket
+        try:
+            manifest = ImageManifest.model_validate_json(
+                self._store.get_bytes(bucket, manifest_key(self._event.artifacts_prefix))
+            )
+        except ObjectMissingError:
+            return {}
+        except ValidationError as exc:
+            raise InvalidInputError(
+                f"manifest.json does not have the expected shape ({exc.error_count()} errors)"
+            ) from None
+        if manifest.run_id != self._event.run_id:
+            raise InvalidInputError("manifest.json belongs to another run")
+        return manifest.by_id()
 
     def _record(self, image_id: str) -> ImageRecord:
         bucket = self._event.assignments.bucket
-        fallback = f"derived/{image_id}.thumb.png"
         try:
-            meta = self._store.get_json_or_none(bucket, f"meta/{image_id}.json")
-        except ValueError:  # an unreadable record costs this image its tags, not the run its session
-            meta = None
-        if not isinstance(meta, dict):
-            return ImageRecord(sha256=None, body_part=None, thumbnail_key=fallback)
-        tags, thumbnail, derivative = (_object(meta, field) for field in ("tags", "thumbnail", "derivative"))
-        body_part, sha256 = tags.get("body_part_examined"), meta.get("sha256")
-        thumbnail_key, derivative_key = thumbnail.get("key"), derivative.get("key")
-        return ImageRecord(
-            sha256=sha256 if isinstance(sha256, str) and len(sha256) == 64 else None,
-            body_part=body_part[:64] if isinstance(body_part, str) and body_part.strip() else None,
-            thumbnail_key=thumbnail_key if isinstance(thumbnail_key, str) else fallback,
-            derivative_key=derivative_key if isinstance(derivative_key, str) else None,
-            facts=viewer_facts(tags, meta.get("site_id")),
-        )
+            record = RadiographRecord.model_validate_json(
+                self._store.get_bytes(bucket, radiograph_record_key(image_id))
+            )
+        except (ObjectMissingError, ValidationError):  # costs this image its tags, not the run its session
+            return ImageRecord(sha256=None, body_part=None, thumbnail_key=thumbnail_key(image_id))
+        return _from_manifest(ManifestImage.from_record(record))
 
 
-def _object(record: dict, field: str) -> dict:
-    """A nested JSON object of the record, or {} when it is missing or not an object."""
-    value = record.get(field)
-    return value if isinstance(value, dict) else {}
+def _from_manifest(entry: ManifestImage) -> ImageRecord:
+    return ImageRecord(
+        sha256=entry.sha256,
+        body_part=entry.body_part,
+        thumbnail_key=entry.thumbnail.key,
+        derivative_key=entry.derivative.key,
+        facts=viewer_facts(entry),
+    )
 
 
-def viewer_facts(tags: dict, site_id: object) -> dict:
+def viewer_facts(entry: ManifestImage) -> dict:
     """The tags a radiologist checks an image against; identifiers (patient, study, UIDs) stay out."""
-    facts = {key: tags[key] for key in _VIEWER_TAGS if isinstance(tags.get(key), str | int) and tags[key] != ""}
-    if isinstance(site_id, str) and site_id:
-        facts["site"] = site_id[:64]
+    facts: dict = {key: getattr(entry, key) for key in _VIEWER_TAGS if getattr(entry, key) not in (None, "")}
+    if entry.site_id:
+        facts["site"] = entry.site_id
     return {k: v[:64] if isinstance(v, str) else v for k, v in facts.items()}
 
 

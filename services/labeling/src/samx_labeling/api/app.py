@@ -13,6 +13,7 @@ from samx_core.storage import ObjectStore
 from samx_labeling.adapters.embeddings import ObjectStoreEmbeddings
 from samx_labeling.adapters.labelsets import ArchiveLabelSetSink
 from samx_labeling.adapters.links import PresignedImageLinks
+from samx_labeling.adapters.serving_classifier import ServingClassifier
 from samx_labeling.api.context import AppContext
 from samx_labeling.api.errors import BodySizeLimit, install_error_handlers
 from samx_labeling.api.middleware import SecurityHeaders, request_metrics
@@ -20,9 +21,11 @@ from samx_labeling.api.routes import (
     audit,
     clusters,
     curation,
+    explain,
     health,
     labels,
     labelsets,
+    pool,
     runs,
     suggestions,
     vocabulary,
@@ -44,7 +47,7 @@ def create_app(context: AppContext, *, max_request_bytes: int) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
-    for module in (runs, clusters, curation, labels, suggestions, labelsets, audit, vocabulary):
+    for module in (runs, clusters, curation, pool, explain, labels, suggestions, labelsets, audit, vocabulary):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(web.router)
@@ -68,6 +71,13 @@ def build_context(settings: ServiceSettings, *, consumer_alive=None) -> AppConte
             announce_timeout_s=settings.labeling.announce_timeout_s,
         )
 
+    lab = settings.labeling
+    serving_token = lab.serving_client_token()
+    classifier = (
+        ServingClassifier(lab.serving_url, serving_token, timeout_s=lab.serving_timeout_s)
+        if lab.serving_url and serving_token
+        else None
+    )
     return AppContext.with_tokens(
         settings.labeling.token_grants(),
         engine=engine,
@@ -76,6 +86,7 @@ def build_context(settings: ServiceSettings, *, consumer_alive=None) -> AppConte
         sink_factory=sink,
         embeddings=ObjectStoreEmbeddings(store),
         suggestion_min_share=settings.labeling.suggestion_min_share,
+        classifier=classifier,
         image_origins=(f"{'https' if settings.s3.secure else 'http'}://{settings.s3.endpoint}",),
         dependency_checks={
             "object_store": lambda: object_store_reachable(settings.s3.endpoint, secure=settings.s3.secure),

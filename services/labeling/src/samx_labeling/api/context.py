@@ -11,6 +11,7 @@ from samx_core.auth import TokenGrant, TokenTable
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
+from samx_labeling.domain.explaining import Classifier
 from samx_labeling.domain.ports import ImageLinks, LabelSetSink, RunEmbeddings
 
 
@@ -26,6 +27,7 @@ class AppContext:
     consumer_alive: Callable[[], bool] | None = None
     embeddings: RunEmbeddings | None = None  # phase 1's embeddings, for splits (None: splits answer 409)
     suggestion_min_share: float = 0.6  # LabelingSettings.suggestion_min_share
+    classifier: Classifier | None = None  # serving's explain (None: the page says no classifier is connected)
     image_origins: tuple[str, ...] = ()  # where presigned image URLs point (the page's CSP allows them)
     # Readiness beyond the database: dependency name -> a bounded check (samx_core.reachability)
     dependency_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)

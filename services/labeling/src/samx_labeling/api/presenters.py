@@ -94,6 +94,8 @@ def present_members(run: Run, members: list[Member], links: ImageLinks) -> list[
             known_labels=m.known_labels,
             image_url=links.image(run.artifacts_bucket, m.derivative_key) if m.derivative_key else None,
             facts=m.facts or {},
+            label=m.label,
+            label_version=m.label_version or 1,
         )
         for m in members
     ]

@@ -112,6 +112,8 @@ class MemberPublic(BaseModel):
     facts: dict[str, str | int] = Field(
         default_factory=dict, description="Modality, view, laterality, rows, columns, site (no identifiers)"
     )
+    label: str | None = Field(default=None, description="Its own name (excluded radiographs named one by one)")
+    label_version: int = Field(default=1, description="The version a name of this radiograph is sent with")
 
 
 class MemberPage(BaseModel):

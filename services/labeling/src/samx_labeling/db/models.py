@@ -118,6 +118,9 @@ class Member(Base):
     known_labels: Mapped[str | None] = mapped_column(String(512), nullable=True)  # ';'-joined, from a CSV
     derivative_key: Mapped[str | None] = mapped_column(String(1024), nullable=True)  # full size, for the viewer
     facts: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # modality, view, laterality, size, site
+    # An excluded radiograph named one by one (migration 0004); its own version, as a cluster's.
+    label: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    label_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class VocabularyEntry(Base):
@@ -132,7 +135,10 @@ class VocabularyEntry(Base):
 
 class AuditEntry(Base):
     __tablename__ = "audit"
-    __table_args__ = (Index("ix_audit_cluster", "run_id", "cluster", "id"),)
+    __table_args__ = (
+        Index("ix_audit_cluster", "run_id", "cluster", "id"),
+        Index("ix_audit_image", "run_id", "image_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(String(64))
@@ -143,6 +149,7 @@ class AuditEntry(Base):
     before: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     after: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     undone: Mapped[bool] = mapped_column(Boolean, default=False)
+    image_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # a change of one radiograph
 
 
 class LabelSet(Base):

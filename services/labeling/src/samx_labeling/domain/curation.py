@@ -222,6 +222,14 @@ def undo_curation(session: Session, run_id: str, number: int, version: int, who:
         images = list(evidence.get("images", []))
         to = evidence.get("to")
         where = [Member.run_id == run_id, Member.image_id.in_(images)]
+        if to is None:
+            named = session.scalar(
+                select(func.count()).where(*where, Member.excluded.is_(True), Member.label.is_not(None))
+            )
+            if named:
+                raise ConflictError(
+                    f"{named} of the radiographs were named in the excluded pool since: undo that first"
+                )
         where.append(Member.excluded.is_(True) if to is None else Member.cluster == int(to))
         back = list(session.scalars(select(Member).where(*where)))
         if len(back) != len(images):

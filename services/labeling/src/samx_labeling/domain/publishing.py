@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from samx_labeling.db.models import AuditEntry, Cluster, LabelSet, Member, utcnow
 from samx_labeling.domain.errors import ConflictError, NotFoundError
+from samx_labeling.domain.image_names import image_labels
 from samx_labeling.domain.labeling import get_run
 from samx_labeling.domain.ports import AnnounceFailed, LabelSetSink, PublishedObject
 
@@ -34,21 +35,23 @@ def label_set_document(
     *,
     placements: dict[str, int] | None = None,
     excluded: list[str] | None = None,
+    labels: dict[str, str] | None = None,
     decisions: LabelSetDecisions | None = None,
     n_images: int | None = None,
 ) -> dict:
     """The stored document (``samx_core.archive.LabelSetDocument``): per-cluster decisions, and per radiograph
     the placements (split, moved) and exclusions phase 2 applies on top of phase 1's assignments."""
     named = [c for c in clusters if c.label and not c.discarded and not c.split]
+    labels = labels or {}
     document = LabelSetDocument(
         run_id=run_id,
         version=version,
         published_by=who,
         published_at=utcnow(),
-        classes=sorted({c.label for c in named if c.label}),
+        classes=sorted({c.label for c in named if c.label} | set(labels.values())),
         n_clusters_named=len(named),
         n_clusters_discarded=sum(1 for c in clusters if c.discarded),
-        n_images_named=sum(c.size for c in named),
+        n_images_named=sum(c.size for c in named) + len(labels),
         clusters=[
             LabelSetCluster(
                 cluster=c.cluster,
@@ -63,6 +66,7 @@ def label_set_document(
         ],
         placements=placements or {},
         excluded=excluded or [],
+        labels=labels,
         decisions=decisions or LabelSetDecisions(),
         n_images=n_images,
     )
@@ -92,13 +96,15 @@ def decision_counts(session: Session, run_id: str, n_images: int) -> LabelSetDec
     splits = sum(1 for c in clusters.values() if c.split)
     moved = [len(((a or {}).get("evidence") or {}).get("images", [])) for action, a in rows if action == "move"]
     excluded = [len(((a or {}).get("evidence") or {}).get("images", [])) for action, a in rows if action == "exclude"]
-    total = names + discards + splits + sum(moved) + sum(excluded)
+    image_names = len(image_labels(session, run_id))
+    total = names + discards + splits + sum(moved) + sum(excluded) + image_names
     return LabelSetDecisions(
         names=names,
         discards=discards,
         splits=splits,
         exclusions=sum(excluded),
         moves=sum(moved),
+        image_names=image_names,
         total=total,
         per_image=round(total / n_images, 6) if n_images else 0.0,
     )
@@ -114,7 +120,7 @@ def publish(session: Session, run_id: str, who: str, sink: LabelSetSink, *, allo
             f"{len(undecided)} non-empty cluster(s) are neither named nor discarded "
             "(first: {}); name them or publish with allow_incomplete=true".format(undecided[0])
         )
-    if not any(c.label and not c.discarded and not c.split for c in clusters):
+    if not any(c.label and not c.discarded and not c.split for c in clusters) and not image_labels(session, run_id):
         raise ConflictError("no cluster has a name yet: nothing to publish")
     latest = session.scalar(select(func.max(LabelSet.version)).where(LabelSet.run_id == run_id)) or 0
     version = latest + 1
@@ -127,6 +133,7 @@ def publish(session: Session, run_id: str, who: str, sink: LabelSetSink, *, allo
         clusters,
         placements=placements,
         excluded=excluded,
+        labels=image_labels(session, run_id),
         decisions=decision_counts(session, run_id, n_images),
         n_images=n_images,
     )
@@ -212,5 +219,6 @@ def export_rows(session: Session, label_set: LabelSet) -> list[tuple[str, int, s
     for m in members:
         phase1 = m.phase1_cluster if m.phase1_cluster is not None else m.cluster
         cluster = document.placements.get(m.image_id, phase1)
-        out.append((m.image_id, cluster, "" if m.image_id in excluded else names.get(cluster, "")))
+        label = document.labels.get(m.image_id) or ("" if m.image_id in excluded else names.get(cluster, ""))
+        out.append((m.image_id, cluster, label))
     return out

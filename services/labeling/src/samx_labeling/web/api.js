@@ -72,6 +72,12 @@ export const api = {
     request("POST", `${cluster(runId, c)}/discard`, { json: { version, reason } }),
   flag: (runId, c, version, flagged) => request("POST", `${cluster(runId, c)}/flag`, { json: { version, flagged } }),
   undo: (runId, c, version) => request("POST", `${cluster(runId, c)}/undo`, { json: { version } }),
+  excluded: (runId, limit, offset = 0) => request("GET", `${run(runId)}/excluded`, { query: { limit, offset } }),
+  nameImage: (runId, imageId, label, version) =>
+    request("PUT", `${run(runId)}/excluded/${encodeURIComponent(imageId)}/label`, { json: { label, version } }),
+  undoImage: (runId, imageId, version) =>
+    request("POST", `${run(runId)}/excluded/${encodeURIComponent(imageId)}/undo`, { json: { version } }),
+  explain: (runId, imageId) => request("GET", `${run(runId)}/images/${encodeURIComponent(imageId)}/explain`),
   progress: (runId) => request("GET", `${run(runId)}/progress`),
   vocabulary: () => request("GET", "/api/v1/vocabulary"),
   publish: (runId, allowIncomplete) =>

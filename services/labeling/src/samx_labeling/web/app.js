@@ -20,7 +20,7 @@ import { wireKeys } from "./keys.js";
 import { clearError, reportError, showError, showNotice, whenUnauthorized, wireMessages } from "./messages.js";
 import { publishDialog, showLatestLabelset } from "./publish.js";
 import { state } from "./state.js";
-import { openViewer, whenViewerActs, wireViewer } from "./viewer.js";
+import { openPool, openViewer, whenViewerActs, wireViewer } from "./viewer.js";
 
 const $ = (id) => document.getElementById(id);
 const QUERY_SELECTS = { sort: "sort-select", order: "order-select", status: "status-select" };
@@ -194,6 +194,7 @@ const actions = {
   acceptSuggestion,
   split: askSplit,
   view: () => openViewer(),
+  pool: () => openPool(),
 };
 wireKeys(actions);
 $("next-button").addEventListener("click", actions.next);
@@ -204,6 +205,7 @@ $("undo-button").addEventListener("click", undo);
 $("help-button").addEventListener("click", showHelp);
 $("split-button").addEventListener("click", askSplit);
 $("viewer-button").addEventListener("click", () => openViewer());
+$("pool-button").addEventListener("click", () => openPool());
 $("suggestion-accept").addEventListener("click", acceptSuggestion);
 
 // -- toolbar, run picker, sign-out -----------------------------------------------------------------

@@ -8,7 +8,7 @@ function typingElsewhere(target) {
   return target instanceof HTMLElement && target.id !== "label-input" && target.matches("input, select, textarea");
 }
 
-/** `actions`: {next, previous, discard, flag, undo, help, acceptSuggestion, split, view} */
+/** `actions`: {next, previous, discard, flag, undo, help, acceptSuggestion, split, view, pool} */
 export function wireKeys(actions) {
   $("label-input").addEventListener("keydown", (event) => {
     if (event.key === "Escape") {
@@ -35,6 +35,7 @@ export function wireKeys(actions) {
     else if (key === "f") run(event, actions.flag);
     else if (key === "s") run(event, actions.split);
     else if (key === "v") run(event, actions.view);
+    else if (key === "e") run(event, actions.pool);
     else if (key === "u") run(event, actions.undo);
     else if (key === "?") run(event, actions.help);
     else if (key === "l" || key === "/") run(event, () => $("label-input").focus());

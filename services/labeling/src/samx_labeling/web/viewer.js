@@ -4,12 +4,13 @@
 // cluster it belongs to. All from the keyboard; the mouse drags to pan (Shift+drag: window/level).
 
 import { api, listOf } from "./api.js";
+import { camForget, camShow, toggleCam } from "./classifier_panel.js";
 import { showError, showNotice } from "./messages.js";
 import { formatConfidence, state } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 200; // members fetched per request while paging through a large cluster
-const view = { members: [], total: 0, index: 0, order: "most", zoom: 1, x: 0, y: 0, level: 1, window: 1 };
+const view = { source: "cluster", members: [], total: 0, index: 0, order: "most", zoom: 1, x: 0, y: 0, level: 1, window: 1 };
 let handlers = { exclude: async () => null, move: async () => null };
 
 /** `exclude(imageId)` and `move(imageId, toCluster)` run the change through the page's queue and return
@@ -22,8 +23,9 @@ export async function openViewer(imageId = null, order = "most") {
   const c = state.current;
   if (!c) return;
   view.order = order;
+  view.source = "cluster";
   try {
-    await loadAll(c.cluster);
+    await loadAll((offset) => api.members(state.runId, c.cluster, view.order, PAGE, offset));
   } catch (err) {
     showError(`Loading the members of cluster ${c.cluster}: ${err.message}`);
     return;
@@ -32,6 +34,28 @@ export async function openViewer(imageId = null, order = "most") {
     showNotice(`Cluster ${c.cluster} has no members to show.`);
     return;
   }
+  opened(imageId);
+}
+
+/** The run's excluded pool, one radiograph at a time, each named on its own (`a`, then Enter). */
+export async function openPool() {
+  if (!state.runId) return;
+  view.source = "pool";
+  try {
+    await loadAll((offset) => api.excluded(state.runId, PAGE, offset));
+  } catch (err) {
+    showError(`Loading the excluded pool: ${err.message}`);
+    return;
+  }
+  if (!view.members.length) {
+    showNotice("No radiograph of this run is excluded: the pool is empty.");
+    return;
+  }
+  opened(null);
+}
+
+function opened(imageId) {
+  camForget();
   view.index = Math.max(0, view.members.findIndex((m) => m.image_id === imageId));
   resetDisplay();
   show();
@@ -39,10 +63,10 @@ export async function openViewer(imageId = null, order = "most") {
   $("viewer-stage").focus();
 }
 
-async function loadAll(cluster) {
+async function loadAll(fetchPage) {
   view.members = [];
   do {
-    const page = listOf(await api.members(state.runId, cluster, view.order, PAGE, view.members.length));
+    const page = listOf(await fetchPage(view.members.length));
     view.members = view.members.concat(page.items);
     view.total = page.total;
     if (!page.items.length) break;
@@ -53,7 +77,9 @@ function show() {
   const m = view.members[view.index];
   const img = $("viewer-image");
   img.src = m.image_url || m.thumbnail_url; // runs opened before the viewer existed have thumbnails only
-  img.alt = `Radiograph ${view.index + 1} of ${view.members.length} of cluster ${state.current.cluster}`;
+  const pool = view.source === "pool";
+  const where = pool ? "the excluded pool" : `cluster ${state.current.cluster}`;
+  img.alt = `Radiograph ${view.index + 1} of ${view.members.length} of ${where}`;
   const f = m.facts || {};
   const facts = [
     `${view.index + 1} / ${view.members.length}`,
@@ -67,11 +93,18 @@ function show() {
     m.known_labels && `known: ${m.known_labels.replaceAll(";", ", ")}`,
     m.phase1_cluster !== null && m.phase1_cluster !== undefined && `phase 1 put it in cluster ${m.phase1_cluster}`,
     m.image_url ? null : "thumbnail only",
+    pool && (m.label ? `named ${m.label}` : "not named"),
   ].filter(Boolean);
   $("viewer-facts").textContent = facts.join(" · ");
-  $("viewer-title").textContent = `Cluster ${state.current.cluster}: radiograph ${String(m.image_id).slice(0, 12)}`;
+  const title = pool ? "Excluded pool" : `Cluster ${state.current.cluster}`;
+  $("viewer-title").textContent = `${title}: radiograph ${String(m.image_id).slice(0, 12)}`;
   $("viewer-move").hidden = true;
+  $("viewer-name-form").hidden = !pool;
+  $("viewer-name-input").value = m.label || "";
+  $("viewer-exclude").hidden = $("viewer-move-button").hidden = pool;
+  $("viewer-stage").dataset.source = view.source;
   applyDisplay();
+  camShow(m);
 }
 
 function resetDisplay() {
@@ -107,6 +140,7 @@ function adjust({ zoom = 1, level = 0, window = 0, dx = 0, dy = 0 }) {
 }
 
 async function excludeShown() {
+  if (view.source === "pool") return;
   const m = view.members[view.index];
   const done = await handlers.exclude(m.image_id);
   if (!done) return;
@@ -117,6 +151,7 @@ async function excludeShown() {
 }
 
 function askMove() {
+  if (view.source === "pool") return;
   $("viewer-move").hidden = false;
   $("viewer-move-input").value = "";
   $("viewer-move-input").focus();
@@ -134,6 +169,46 @@ async function moveShown(event) {
   showNotice(`Moved to cluster ${to}. u on cluster ${done.cluster} undoes it.`);
   if (!view.members.length) return $("viewer-dialog").close();
   step(view.index >= view.members.length ? -1 : 0);
+}
+
+function askName() {
+  if (view.source !== "pool") return;
+  $("viewer-name-input").focus();
+  $("viewer-name-input").select();
+}
+
+async function nameShown(event) {
+  event.preventDefault();
+  const m = view.members[view.index];
+  const text = $("viewer-name-input").value.trim();
+  if (!text) return showError("Give the radiograph's anatomical region.");
+  await changeShown(() => api.nameImage(state.runId, m.image_id, text, m.label_version), (done) => {
+    showNotice(`Named ${done.label}: it trains under this name. u undoes it.`);
+    step(view.index < view.members.length - 1 ? +1 : 0); // the next one is ready to be named
+  });
+}
+
+async function undoShown() {
+  if (view.source !== "pool") return;
+  const m = view.members[view.index];
+  await changeShown(() => api.undoImage(state.runId, m.image_id, m.label_version), (done) =>
+    showNotice(done.label ? `Its name is ${done.label} again.` : "Its name is undone: it trains nothing."),
+  );
+}
+
+async function changeShown(call, after) {
+  const index = view.index;
+  let done;
+  try {
+    done = await call();
+  } catch (err) {
+    $("viewer-stage").focus();
+    return showError(err.status === 409 ? `${err.message} (reopen the pool to see the latest)` : err.message);
+  }
+  view.members[index] = done;
+  $("viewer-stage").focus();
+  if (view.index === index) show();
+  after(done);
 }
 
 const KEYS = {
@@ -158,6 +233,9 @@ const KEYS = {
   j: () => adjust({ dy: -40 }),
   x: excludeShown,
   m: askMove,
+  g: () => toggleCam(view.members[view.index]),
+  a: askName,
+  u: undoShown,
 };
 
 export function wireViewer() {
@@ -169,6 +247,14 @@ export function wireViewer() {
     action();
   });
   $("viewer-move-form").addEventListener("submit", moveShown);
+  $("viewer-name-form").addEventListener("submit", nameShown);
+  $("viewer-name-input").addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      $("viewer-stage").focus();
+    }
+  });
+  $("viewer-cam-button").addEventListener("click", () => toggleCam(view.members[view.index]));
   $("viewer-move-input").addEventListener("keydown", (event) => {
     if (event.key === "Escape") {
       event.preventDefault();

@@ -1,0 +1,131 @@
+"""Event -> training through the launcher on the real local stack: Kafka, MinIO and the stack's Ray head
+(``samx stack up``'s, with its dashboard's Jobs API). The consumer's max.poll.interval is cut to 6 s and
+the job takes longer than that: the run happens once, the event is committed while it runs, a replayed
+event finds the job and starts none, and a failing job comes back as a dead letter with its reason.
+
+The job's command is a stand-in that records its start and sleeps (phase 1 and phase 2 themselves are
+tested in test_phase1.py / test_phase2.py); the submit path, the names and Ray's refusal of a second
+submission id are the real ones."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from kafka import KafkaAdminClient
+from samx_core.bus import EventPublisher
+from samx_core.bus import consumer as bus_consumer
+from samx_core.bus.reader import EventReader
+from samx_core.events import DeadLetter, Phase1Requested
+from samx_core.storage import ObjectStore
+from samx_trainer.consumer import TrainerConsumer
+from samx_trainer.launch.names import JobRequest, job_name
+from samx_trainer.launch.port import JobState
+from samx_trainer.launch.settings import LauncherSettings
+from samx_trainer.settings import RaySettings, Settings, TrainerSettings
+
+pytestmark = pytest.mark.integration
+
+POLL_INTERVAL_MS = 6_000  # the broker's smallest session timeout; the job sleeps longer than this
+JOB_SECONDS = 10
+FAKE_TRAINER = """\
+import sys, time
+args = sys.argv[1:]
+with open({marks!r}, "a") as marks:
+    marks.write(" ".join(args) + "\\n")
+if args[args.index("--run-id") + 1].startswith("failing"):
+    sys.exit(3)
+time.sleep({seconds})
+"""
+
+
+@pytest.fixture(scope="module")
+def ray_env(local_stack) -> dict[str, str]:
+    """The stack's own Ray head (as ``samx demo`` uses it); the session's stack stops it at the end."""
+    return local_stack.up(("ray",))
+
+
+def _until(condition, what: str, limit_s: float = 120) -> None:
+    """A bound on waiting (no hang), not a speed requirement."""
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting: {what}"
+        time.sleep(0.5)
+
+
+def test_a_run_longer_than_the_poll_interval_runs_once(
+    ray_env, kafka_settings, s3_settings, namespace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # the real KafkaConsumer with a poll interval shorter than the run (samx_core.bus pins 10 minutes)
+    real = bus_consumer.KafkaConsumer
+    monkeypatch.setattr(bus_consumer, "KafkaConsumer", lambda *topics, **kw: real(*topics, **{**kw, **_SHORT}))
+    marks, script = tmp_path / "starts.txt", tmp_path / "fake_trainer.py"
+    script.write_text(FAKE_TRAINER.format(marks=str(marks), seconds=JOB_SECONDS))
+    store, bucket = ObjectStore(s3_settings), s3_settings.archive_bucket
+    store.ensure_buckets(bucket)
+    store.put_json(bucket, "meta/one.json", {"image_id": "one"})  # the cheap check only asks "any record?"
+    group = f"{namespace}-trainer"
+    launcher_settings = LauncherSettings(
+        backend="ray-jobs",
+        ray_jobs_address=ray_env["SAMX_LAUNCHER_RAY_JOBS_ADDRESS"],
+        ray_token_file=Path(ray_env["RAY_AUTH_TOKEN_PATH"]),  # the head's token, as the stack hands its drivers
+        entrypoint=f"{sys.executable} {script}",
+        track_every_s=1.0,
+    )
+    settings = Settings(
+        TrainerSettings(consumer_group=group),
+        s3_settings,
+        kafka_settings,
+        RaySettings(address=ray_env["SAMX_RAY_ADDRESS"]),
+        launcher_settings,
+    )
+    consumer = TrainerConsumer(settings, "ci")
+    slow, failing = JobRequest("phase1", f"slow-{namespace}"), JobRequest("phase1", f"failing-{namespace}")
+    with EventPublisher(kafka_settings) as publisher:
+        for run_id in (slow.run_id, slow.run_id, failing.run_id):  # the second: a replay of the first
+            publisher.publish_and_wait(Phase1Requested(run_id=run_id, profile="ci", requested_by="ops"), key=run_id)
+    stop = threading.Event()
+    worker = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
+    worker.start()
+    client = consumer.launcher.client  # type: ignore[attr-defined]  # the Ray Jobs API the launcher uses
+    topic = kafka_settings.topic(Phase1Requested.TOPIC)
+    try:
+        with EventReader(kafka_settings, [DeadLetter.TOPIC], from_beginning=True) as reader:
+            dead = next(iter(reader.events(timeout_s=180)), None)
+        _until(lambda: client.get_job_status(job_name(slow)).is_terminal(), "the slow job's end", 180)
+        # every message was committed by the one member that took them (no rebalance took them away)
+        _until(lambda: _committed(kafka_settings, group, topic) == 3, "the three offsets committed")
+        assert consumer.tracker.pending() == []  # both ends seen by the tracker
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+    assert str(client.get_job_status(job_name(slow))) == "SUCCEEDED"
+    starts = marks.read_text().splitlines()
+    assert sorted(starts) == sorted([f"phase1 --profile ci --run-id {r}" for r in (slow.run_id, failing.run_id)])
+    assert dead is not None and (dead.reason, dead.error_type) == ("job_failed", "JOB_ENTRYPOINT_COMMAND_ERROR")
+    assert (
+        dead.headers["samx-job"] == job_name(failing)
+        and Phase1Requested.from_bytes(dead.value).run_id == failing.run_id
+    )
+    assert [j.submission_id for j in client.list_jobs()].count(job_name(slow)) == 1
+    # once more through the launcher, and straight at Ray: the name is taken, nothing runs again
+    assert consumer.launcher.submit(slow).created is False
+    assert consumer.launcher.status(job_name(slow)).state is JobState.SUCCEEDED
+    with pytest.raises(RuntimeError, match="already exists"):
+        client.submit_job(entrypoint="true", submission_id=job_name(slow))
+    assert marks.read_text().splitlines() == starts
+
+
+_SHORT = {"max_poll_interval_ms": POLL_INTERVAL_MS, "session_timeout_ms": POLL_INTERVAL_MS}
+
+
+def _committed(kafka_settings, group: str, topic: str) -> int:
+    admin = KafkaAdminClient(**kafka_settings.client_kwargs())
+    try:
+        offsets = admin.list_group_offsets(group)[group]
+    finally:
+        admin.close()
+    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
