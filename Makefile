@@ -17,8 +17,12 @@ demo: setup
 # stacks of every thread instead of a bare exit code 139.
 # The gates run first (about a minute for mypy without its cache, seconds with it): a lint, format or type
 # finding fails the run before any server starts.
+# Two pytest-xdist workers, a test module to each (its module fixtures stay in one process; each worker has
+# its own local stack): one worker alone leaves half of a 2-core machine idle while it waits on servers.
+# TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 test: setup gates
-	@PYTHONFAULTHANDLER=1 uv run pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+	@PYTHONFAULTHANDLER=1 uv run pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadscope); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 ## The fast tier: no servers (no Kafka, MinIO, Ray cluster or browser), about two minutes.
 test-unit: setup gates

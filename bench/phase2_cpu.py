@@ -41,8 +41,8 @@ from samx_ml.backbone import Backbone  # noqa: E402
 from samx_ml.classifier import Classifier, predict_proba  # noqa: E402
 from samx_ml.corruptions import CORRUPTIONS  # noqa: E402
 from samx_ml.profiles import get_profile  # noqa: E402
-from samx_trainer.phase2_data import LabelSet, inject_labels  # noqa: E402
-from samx_trainer.phase2_train import Task, run_classifier_tasks  # noqa: E402
+from samx_trainer.phase2.data import LabelSet, inject_labels  # noqa: E402
+from samx_trainer.phase2.train import Task, run_classifier_tasks  # noqa: E402
 from samx_trainer.settings import TrainerSettings  # noqa: E402
 
 

@@ -9,8 +9,8 @@ batch sizes and augmentations):
 - **bare**: the tightest loop this script can write, in this process: the images in memory, every core
   to torch, the precision and layout that measure fastest here (``samx_ml.compute``'s probe), no Ray,
   no cache, no schedule, no progress;
-- **product**: what SAM-X runs: the Ray Train job (``samx_trainer.pretext_ray.run_pretext``,
-  ``samx_trainer.phase2_train.run_classifier_tasks``) with its default settings (workers, CPUs,
+- **product**: what SAM-X runs: the Ray Train job (``samx_trainer.phase1.pretext.run_pretext``,
+  ``samx_trainer.phase2.train.run_classifier_tasks``) with its default settings (workers, CPUs,
   precision), reading the phase-1 image cache; for feature extraction ``samx_ml.pretext.embed``, which
   the phase-1 job runs for neighbour mining and clustering;
 - **before**: at 96 px, the product as it ran before this change (1 CPU per worker, float32, NCHW).
@@ -49,9 +49,9 @@ from samx_ml.compute import ComputePolicy, resolve_policy  # noqa: E402
 from samx_ml.pretext import embed  # noqa: E402
 from samx_ml.profiles import get_profile  # noqa: E402
 from samx_ml.simclr import SimCLRModel, nt_xent_loss  # noqa: E402
-from samx_trainer.image_cache import CacheWriter, ImageSource, fingerprint  # noqa: E402
-from samx_trainer.phase2_train import Task, run_classifier_tasks  # noqa: E402
-from samx_trainer.pretext_ray import run_pretext  # noqa: E402
+from samx_trainer.common.image_cache import CacheWriter, ImageSource, fingerprint  # noqa: E402
+from samx_trainer.phase1.pretext import run_pretext  # noqa: E402
+from samx_trainer.phase2.train import Task, run_classifier_tasks  # noqa: E402
 from samx_trainer.settings import TrainerSettings  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 

@@ -61,7 +61,7 @@ from samx_ml import metrics as M  # noqa: E402
 from samx_ml.classifier import predict_proba, train_classifier  # noqa: E402
 from samx_ml.profiles import get_profile  # noqa: E402
 from samx_ml.runtime import pick_device  # noqa: E402
-from samx_trainer.phase2_data import LabelSet, inject_labels  # noqa: E402
+from samx_trainer.phase2.data import LabelSet, inject_labels  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 RUN_ID = "workbench"

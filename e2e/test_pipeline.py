@@ -25,7 +25,9 @@ from samx_core.settings import KafkaSettings
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"
-pytestmark = pytest.mark.integration
+# The whole main job runs in the module fixture: ~8 minutes alone on 2 cores, more while the other test
+# worker trains too. The subprocess has its own bound below; this one is pytest-timeout's for the setup.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 
 def _samx(*args: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:

@@ -27,10 +27,10 @@ from samx_core.radiograph import RadiographTags, SourceFormat
 from samx_core.storage import ObjectStore
 from samx_labeling.adapters.phase1_store import ObjectStorePhase1Artifacts
 from samx_labeling.domain.errors import InvalidInputError
-from samx_trainer.artifacts import RunArtifacts, assignments_csv, cluster_summaries
-from samx_trainer.clustering import Clustering
-from samx_trainer.phase2_archive import read_manifest
-from samx_trainer.phase2_data import Phase2DataError, parse_assignments
+from samx_trainer.phase1.artifacts import RunArtifacts, assignments_csv, cluster_summaries
+from samx_trainer.phase1.clusters import Clustering
+from samx_trainer.phase2.archive import read_manifest
+from samx_trainer.phase2.data import Phase2DataError, parse_assignments
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,7 @@ def bucket(s3_settings) -> str:
 
 @pytest.fixture
 def written(s3_settings, bucket) -> tuple[ObjectStore, ClusteringCompleted]:
-    """What ``samx_trainer.job`` writes for a run, by the same functions."""
+    """What ``samx_trainer.phase1.job`` writes for a run, by the same functions."""
     store = ObjectStore(s3_settings)
     prefix = run_prefix("runs/phase1", RUN)
     out = RunArtifacts(store, bucket, prefix)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from samx_core.imaging import load_derivative, to_uint8_square
 from samx_core.storage import ObjectStore
-from samx_trainer.image_cache import CacheWriter, ImageSource, fingerprint, open_cache, remove_cache, stream_rows
+from samx_trainer.common.image_cache import CacheWriter, ImageSource, fingerprint, open_cache, remove_cache, stream_rows
 
 from tests.support.datasets import unifesp_dir
 

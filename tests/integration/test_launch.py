@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient
 from samx_core.bus import EventPublisher
-from samx_core.bus import consumer as bus_consumer
 from samx_core.bus.reader import EventReader
 from samx_core.events import DeadLetter, Phase1Requested
 from samx_core.storage import ObjectStore
@@ -29,7 +28,7 @@ from samx_trainer.settings import RaySettings, Settings, TrainerSettings
 
 pytestmark = pytest.mark.integration
 
-POLL_INTERVAL_MS = 6_000  # the broker's smallest session timeout; the job sleeps longer than this
+POLL_INTERVAL_S = 6.0  # the broker's smallest session timeout; the job sleeps longer than this
 JOB_SECONDS = 10
 FAKE_TRAINER = """\
 import sys, time
@@ -56,12 +55,10 @@ def _until(condition, what: str, limit_s: float = 120) -> None:
         time.sleep(0.5)
 
 
-def test_a_run_longer_than_the_poll_interval_runs_once(
-    ray_env, kafka_settings, s3_settings, namespace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    # the real KafkaConsumer with a poll interval shorter than the run (samx_core.bus pins 10 minutes)
-    real = bus_consumer.KafkaConsumer
-    monkeypatch.setattr(bus_consumer, "KafkaConsumer", lambda *topics, **kw: real(*topics, **{**kw, **_SHORT}))
+def test_a_run_longer_than_the_poll_interval_runs_once(ray_env, kafka_settings, s3_settings, namespace, tmp_path: Path):
+    # the consumer's group timing shorter than the run (the default poll interval is 10 minutes)
+    short = {"max_poll_interval_s": POLL_INTERVAL_S, "session_timeout_s": POLL_INTERVAL_S}
+    consumer_kafka = kafka_settings.model_copy(update=short)
     marks, script = tmp_path / "starts.txt", tmp_path / "fake_trainer.py"
     script.write_text(FAKE_TRAINER.format(marks=str(marks), seconds=JOB_SECONDS))
     store, bucket = ObjectStore(s3_settings), s3_settings.archive_bucket
@@ -78,7 +75,7 @@ def test_a_run_longer_than_the_poll_interval_runs_once(
     settings = Settings(
         TrainerSettings(consumer_group=group),
         s3_settings,
-        kafka_settings,
+        consumer_kafka,
         RaySettings(address=ray_env["SAMX_RAY_ADDRESS"]),
         launcher_settings,
     )
@@ -118,9 +115,6 @@ def test_a_run_longer_than_the_poll_interval_runs_once(
     with pytest.raises(RuntimeError, match="already exists"):
         client.submit_job(entrypoint="true", submission_id=job_name(slow))
     assert marks.read_text().splitlines() == starts
-
-
-_SHORT = {"max_poll_interval_ms": POLL_INTERVAL_MS, "session_timeout_ms": POLL_INTERVAL_MS}
 
 
 def _committed(kafka_settings, group: str, topic: str) -> int:

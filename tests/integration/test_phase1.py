@@ -29,12 +29,12 @@ from samx_core.events import ClusteringCompleted, RadiographIngested
 from samx_core.storage import ObjectStore
 from samx_ml.labelsets import parse_label_sets
 from samx_ml.profiles import get_profile
-from samx_trainer.data import Phase1DataError
-from samx_trainer.image_cache import ImageSource
-from samx_trainer.job import run_phase1
-from samx_trainer.pretext_ray import run_pretext
+from samx_trainer.common.image_cache import ImageSource
+from samx_trainer.common.storage_fs import archive_storage
+from samx_trainer.phase1.data import Phase1DataError
+from samx_trainer.phase1.job import run_phase1
+from samx_trainer.phase1.pretext import run_pretext
 from samx_trainer.settings import RaySettings, Settings, TrainerSettings
-from samx_trainer.storage_fs import archive_storage
 from sklearn.cluster import KMeans
 from sklearn.metrics import normalized_mutual_info_score
 

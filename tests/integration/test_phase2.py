@@ -34,10 +34,10 @@ from samx_ml.backbone import Backbone
 from samx_ml.ood import OODDetector
 from samx_ml.profiles import get_profile
 from samx_trainer.__main__ import main as trainer_main
+from samx_trainer.common.storage_fs import archive_storage
 from samx_trainer.consumer import TrainerConsumer
-from samx_trainer.phase2_train import Task, run_classifier_tasks
+from samx_trainer.phase2.train import Task, run_classifier_tasks
 from samx_trainer.settings import RaySettings, Settings, TrainerSettings
-from samx_trainer.storage_fs import archive_storage
 
 from tests.support.datasets import load_unifesp_labels
 from tests.support.phase1_artifacts import Radiograph, write_phase1_run

@@ -37,6 +37,7 @@ from samx_core.settings import S3Settings
 from samx_core.storage import ObjectStore
 from samx_labeling.adapters.serving_classifier import ServingClassifier
 from samx_labeling.domain.explaining import ClassifierRefused, ClassifierUnavailable
+from samx_serving.api_models import ArchivedRadiograph
 from samx_serving.app import AppArgs, deploy
 from samx_serving.classifier_client import HttpClassifier
 from samx_serving.index import SortedIndex
@@ -221,6 +222,34 @@ def test_classify_and_explain_real_radiographs_over_http(serving, tmp_path):
         assert http.post("/v1/classify", json={"image_id": "img-" + "0" * 32}).status_code == 404
         assert http.post("/v1/classify", json={"image_id": "../etc"}).status_code == 422
         assert http.get("/healthz").status_code == 200
+        _by_reference_is_the_by_id_answer_and_stays_in_its_image(http, serving, png, a)
+
+
+def _by_reference_is_the_by_id_answer_and_stays_in_its_image(http, serving, png: bytes, from_bytes: dict) -> None:
+    """The sort's way (the ingested event's derivative and body part, no record read) gives the by-id
+    answer, also with the record gone; a reference to any other object is refused, never read."""
+    from samx_core.archive import radiograph_record_key
+
+    from tests.support.phase1_artifacts import Radiograph, put_radiograph_record
+
+    bucket = serving.s3.archive_bucket
+    record = put_radiograph_record(serving.store, bucket, Radiograph(png, "pseudo-ref", 0))
+    by_id = http.post("/v1/classify", json={"image_id": record.image_id}).json()
+    archived = {"derivative": record.derivative.model_dump(mode="json"), "body_part_examined": "SKULL"}
+    serving.store.delete(bucket, radiograph_record_key(record.image_id))
+    by_ref = HttpClassifier(serving.url, token=TOKEN).classify_image(
+        record.image_id, ArchivedRadiograph.model_validate(archived)
+    )
+    labels = [t.label for t in by_ref.top]
+    assert labels == [t["label"] for t in by_id["top"]] == [t["label"] for t in from_bytes["top"]]
+    assert by_ref.flags.tag_mismatch == (by_ref.top[0].label not in {"skull", "sinus", "cervical spine"})
+    for derivative in (
+        {**archived["derivative"], "key": radiograph_record_key(record.image_id)},  # its own record, say
+        {**archived["derivative"], "bucket": serving.s3.incoming_bucket},
+    ):
+        body = {"image_id": record.image_id, "archived": {"derivative": derivative}}
+        refused = http.post("/v1/classify", json=body)
+        assert refused.status_code == 422 and refused.json()["reason"] == "foreign_object", refused.text
 
 
 def test_the_api_asks_for_a_known_bearer_token_and_the_probes_do_not(serving):

@@ -31,7 +31,7 @@ from samx_core.imaging import decode_radiograph, encode_derivative_png
 from samx_core.radiograph import RadiographTags
 from samx_core.storage import ObjectStore
 from samx_ml.backbone import Backbone
-from samx_trainer.artifacts import backbone_bytes
+from samx_trainer.phase1.artifacts import backbone_bytes
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import shlex
+import sys
 
 import pytest
 from samx_cli.main import app
 from samx_cli.pipeline import known_labels_csv
 from samx_cli.services import deployed_services, labeling_tokens, serving_client_token
 from samx_cli.stack.manager import LocalStack
+from samx_cli.stack.ports import port_is_free, wait_until
 from samx_core.auth import parse_token_grants
 from typer.testing import CliRunner
 
@@ -74,3 +77,27 @@ def test_samx_env_quotes_the_json_of_the_serving_tokens(tmp_path, monkeypatch):
     out = CliRunner().invoke(app, ["env"]).stdout
     (line,) = [line for line in out.splitlines() if "SAMX_SERVING_TOKENS" in line]
     assert shlex.split(line) == ["export", f"SAMX_SERVING_TOKENS={tokens}"]
+
+
+def test_bringing_up_one_component_leaves_the_running_ones_on_their_ports(tmp_path):
+    """``up(("ray",))`` on a stack whose MinIO runs must not move MinIO in stack.json: its clients hold
+    that port (a re-picked one sent a later restart of MinIO to a port no client knew)."""
+    stack = LocalStack(tmp_path / "build", tmp_path / "stack", say=lambda _m: None)
+    stack.up(())
+    config = json.loads(stack.config_file.read_text())
+    port = config["minio_port"]
+    listener = f"import socket, time; s = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen(); time.sleep(120)"
+    minio = stack.process("minio")
+    minio.start([sys.executable, "-c", listener])
+    try:
+        wait_until(lambda: not port_is_free(config["minio_port"]), timeout_s=30, what="the stand-in MinIO")
+        stack._save_config({**config, "components": ["minio"]})
+        stack.up(())  # another component's up (none started here): the config step is the same
+        after = json.loads(stack.config_file.read_text())
+        assert (
+            after["minio_port"] == config["minio_port"] and after["minio_console_port"] == config["minio_console_port"]
+        )
+        assert stack.environment()["SAMX_S3_ENDPOINT"] == f"127.0.0.1:{config['minio_port']}"
+    finally:
+        minio.stop()
+    assert not minio.running()

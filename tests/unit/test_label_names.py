@@ -18,7 +18,7 @@ from samx_labeling.domain.publishing import label_set_document
 from samx_labeling.domain.vocabulary import Vocabulary
 from samx_ml.bundle import ModelManifest, weights_to_bytes
 from samx_serving.flags import BODY_PART_LABELS, score
-from samx_trainer.evaluate import evaluate_model
+from samx_trainer.phase2.evaluate import evaluate_model
 
 from tests.support.phase1_fixture import BODY_PART_TAGS
 from tests.support.serving_models import random_classifier

@@ -15,6 +15,7 @@ from samx_core.archive import (
     ManifestImage,
     RadiographRecord,
     assignments_key,
+    backbone_key,
     clusters_key,
     image_id_of_record_key,
     manifest_key,
@@ -23,6 +24,7 @@ from samx_core.archive import (
     radiograph_record_ref,
     read_assignments,
     run_prefix,
+    run_report_key,
     thumbnail_key,
     write_assignments,
 )
@@ -78,6 +80,8 @@ def test_clusters_document_round_trips_and_rejects_a_bad_one():
         ClustersDocument.model_validate({"run_id": "../r", "k": 2, "clusters": []})
     assert clusters_key(run_prefix("/runs/phase1/", "r1")) == "runs/phase1/r1/clusters.json"
     assert assignments_key("runs/phase1/r1") == "runs/phase1/r1/assignments.csv"
+    assert backbone_key("runs/phase1/r1/") == "runs/phase1/r1/backbone.pt"
+    assert run_report_key(run_prefix("runs/phase1", "r1")) == "runs/phase1/r1/report.md"
 
 
 def test_assignments_round_trip_and_a_bad_row_names_its_line():

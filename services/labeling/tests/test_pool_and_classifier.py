@@ -8,7 +8,7 @@ import socket
 
 import pytest
 from samx_labeling.adapters.serving_classifier import ServingClassifier
-from samx_trainer.phase2_data import LabelSet, inject_labels
+from samx_trainer.phase2.data import LabelSet, inject_labels
 
 from .conftest import LARS, LENA, VIEWER, auth
 

@@ -25,7 +25,7 @@ CR_DX = frozenset({"CR", "DX"})
 
 def _training_input(data: bytes, trim: bool) -> torch.Tensor:
     """What phase 2 trains on: ingest stores the derivative PNG of the decoded pixels; the trainer
-    (samx_trainer.phase2_archive) loads it and squares it; the eval view is ``eval_transform``."""
+    (samx_trainer.phase2.archive) loads it and squares it; the eval view is ``eval_transform``."""
     derivative_png = encode_derivative_png(decode_radiograph(data))
     squared = to_uint8_square(load_derivative(derivative_png), LOAD, trim_frame=trim)
     return eval_transform(torch.from_numpy(squared)[None, None], SIZE)

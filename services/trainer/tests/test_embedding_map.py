@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 from PIL import Image
-from samx_trainer.embedding_map import cluster_colour, embedding_map_png, pca_2d
+from samx_trainer.phase1.embedding_map import cluster_colour, embedding_map_png, pca_2d
 
 
 def test_pca_keeps_the_axis_of_largest_spread():

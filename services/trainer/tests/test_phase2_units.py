@@ -17,16 +17,16 @@ from samx_core.storage import ObjectMissingError
 from samx_ml.backbone import Backbone
 from samx_ml.bundle import ModelManifest, weights_to_bytes
 from samx_ml.classifier import Classifier
-from samx_trainer.artifacts import backbone_bytes
-from samx_trainer.calibration import calibrate_threshold
-from samx_trainer.evaluate import EvaluationDataError, evaluate_model
-from samx_trainer.phase2_archive import read_phase1_run
-from samx_trainer.phase2_data import LabelSet, Phase2DataError, inject_labels, parse_assignments
-from samx_trainer.phase2_job import default_model_version
-from samx_trainer.phase2_report import classification_metrics, confusion_png, render_report
-from samx_trainer.promotion import should_auto_promote
+from samx_trainer.phase1.artifacts import backbone_bytes
+from samx_trainer.phase2.archive import read_phase1_run
+from samx_trainer.phase2.calibration import calibrate_threshold
+from samx_trainer.phase2.data import LabelSet, Phase2DataError, inject_labels, parse_assignments
+from samx_trainer.phase2.evaluate import EvaluationDataError, evaluate_model
+from samx_trainer.phase2.job import default_model_version
+from samx_trainer.phase2.promotion import should_auto_promote
+from samx_trainer.phase2.report import classification_metrics, confusion_png, render_report
+from samx_trainer.phase2.splits import make_splits
 from samx_trainer.settings import TrainerSettings
-from samx_trainer.splits import make_splits
 
 SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
 
@@ -234,7 +234,7 @@ def test_the_manifest_carries_the_ood_calibration_phase_2_stores_beside_the_weig
     """The final model's features of the development radiographs fit the score; the threshold flags the
     calibrated share of the hold-out; the manifest names it and the stored statistics agree."""
     from samx_ml import ood
-    from samx_trainer.phase2_ood import calibrate_ood, with_ood
+    from samx_trainer.phase2.ood import calibrate_ood, with_ood
 
     with (SAMPLE / "labels.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))[:80]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from samx_ml import pretrained
 from samx_ml.pretrained import resolve_init
-from samx_trainer.pretext_ray import _simclr_model
+from samx_trainer.phase1.pretext import _simclr_model
 from samx_trainer.pretrain_job import export_run, load_corpus, pretext_config, run_pretrain
 
 from tests.support.datasets import DatasetsMissing, pretrain_corpus_dir

@@ -12,10 +12,10 @@ import torch
 from PIL import Image
 from samx_core.imaging import to_uint8_square
 from samx_core.storage import ObjectMissingError
-from samx_trainer.artifacts import assignments_csv, cluster_summaries, histogram_png, montage
-from samx_trainer.clustering import Clustering, number_of_clusters
-from samx_trainer.data import Phase1DataError, load_radiographs
-from samx_trainer.labels import label_sets_for, read_labels
+from samx_trainer.phase1.artifacts import assignments_csv, cluster_summaries, histogram_png, montage
+from samx_trainer.phase1.clusters import Clustering, number_of_clusters
+from samx_trainer.phase1.data import Phase1DataError, load_radiographs
+from samx_trainer.phase1.labels import label_sets_for, read_labels
 from samx_trainer.settings import TrainerSettings
 
 
@@ -127,7 +127,7 @@ def test_a_driver_outwaits_a_head_that_is_still_starting_and_gives_up_after_its_
     """Ray's own connection window is fixed (and a real timeout costs ~40 s), so ``ray.init`` here
     fails the way Ray fails when GCS or the head's raylet is not up yet."""
     import ray
-    from samx_trainer.ray_connection import connect_ray
+    from samx_trainer.common.ray_connection import connect_ray
     from samx_trainer.settings import RaySettings
 
     calls: list[str | None] = []

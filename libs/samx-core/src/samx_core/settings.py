@@ -47,6 +47,11 @@ class KafkaSettings(BaseSettings):
     topic_partitions: int = Field(default=4, ge=1)
     topic_replication: int = Field(default=1, ge=1)
     request_timeout_s: float = Field(default=30.0, gt=0)
+    # A consumer that does not poll for this long leaves its group and its partitions are re-assigned.
+    # Long work does not belong in the poll loop (training goes through samx_trainer.launch), so the
+    # bound covers one batch of handlers; 10 minutes leaves a slow object store room.
+    max_poll_interval_s: float = Field(default=600.0, gt=0)
+    session_timeout_s: float = Field(default=15.0, gt=0, description="Heartbeats missed this long: member gone")
 
     def topic(self, name: str) -> str:
         """The topic as named on the broker: ``<namespace>.<name>`` when a namespace is set."""

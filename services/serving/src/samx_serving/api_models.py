@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
-from samx_core.events import ClassificationFlags, ScoredLabel
+from samx_core.events import ClassificationFlags, ObjectRef, ScoredLabel
 
 from samx_serving.index import IndexRecord, JobProgress
 
 IMAGE_ID = r"^img-[0-9a-f]{32}$"
+
+
+class ArchivedRadiograph(BaseModel):
+    """What a caller holding the ``radiograph.ingested`` event already knows (the sort does): with it the
+    ingress reads the derivative straight away instead of the radiograph's record first. The reference
+    must be this image's own derivative in the archive bucket (a 422 otherwise): a token that may
+    classify does not get to read other objects through it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    derivative: ObjectRef
+    body_part_examined: str | None = Field(default=None, max_length=64, description="The header's, for tag_mismatch")
 
 
 class ImageRef(BaseModel):
@@ -17,6 +29,9 @@ class ImageRef(BaseModel):
 
     image_id: str = Field(pattern=IMAGE_ID)
     class_name: str | None = Field(default=None, description="explain only: the class to explain (default top-1)")
+    archived: ArchivedRadiograph | None = Field(
+        default=None, description="The event's derivative and body part; saves the record read"
+    )
 
 
 class BatchImage(BaseModel):

@@ -7,7 +7,7 @@ import httpx
 from opentelemetry import propagate
 from samx_core.bus import RetryableError
 
-from samx_serving.api_models import Classification
+from samx_serving.api_models import ArchivedRadiograph, Classification, ImageRef
 
 
 class ClassificationRefused(ValueError):
@@ -20,11 +20,13 @@ class HttpClassifier:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(base_url=base_url, timeout=timeout_s, headers=headers)
 
-    def classify_image(self, image_id: str) -> Classification:
-        headers: dict[str, str] = {}
+    def classify_image(self, image_id: str, archived: ArchivedRadiograph | None = None) -> Classification:
+        """``archived`` (from the ingested event or record the caller holds) spares serving the record read."""
+        headers: dict[str, str] = {"Content-Type": "application/json"}
         propagate.inject(headers)  # serving's spans join the radiograph's trace (W3C traceparent)
+        body = ImageRef(image_id=image_id, archived=archived).model_dump_json(exclude_none=True)
         try:
-            r = self._http.post("/v1/classify", json={"image_id": image_id}, headers=headers)
+            r = self._http.post("/v1/classify", content=body, headers=headers)
         except httpx.HTTPError as exc:
             raise RetryableError(f"serving unreachable: {type(exc).__name__}") from exc
         if r.status_code >= 500 or r.status_code == 404 and "unknown_image" not in r.text:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from samx_core.archive import derivative_key
 from samx_core.storage import ObjectStore
 
 from samx_serving.index import IndexRecord, SortedIndex
@@ -69,11 +70,10 @@ def export_index(
     if images:
 
         def copy(record: IndexRecord) -> None:
-            meta = store.get_json(bucket, f"meta/{record.image_id}.json")
-            ref = meta["derivative"]  # type: ignore[index]
             folder = out / record.label.replace("/", "-")  # a name like 'a/p' stays one folder
             folder.mkdir(exist_ok=True)
-            (folder / f"{record.image_id}.png").write_bytes(store.get_bytes(ref["bucket"], ref["key"]))
+            png = store.get_bytes(bucket, derivative_key(record.image_id))  # ingest's key: no record read
+            (folder / f"{record.image_id}.png").write_bytes(png)
 
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(copy, records))

@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from ray import serve
 from ray.serve.handle import DeploymentHandle
-from samx_core.archive import RadiographRecord, radiograph_record_key
+from samx_core.archive import RadiographRecord, derivative_key, radiograph_record_key
 from samx_core.asgi import RequestMetrics
 from samx_core.auth import Role
 from samx_core.reachability import object_store_reachable
@@ -27,6 +27,7 @@ from samx_ml.bundle import ModelManifest
 
 from samx_serving.access import Unauthorized, require, unauthorized_response
 from samx_serving.api_models import (
+    ArchivedRadiograph,
     BatchItemResult,
     BatchRequest,
     BatchResponse,
@@ -98,17 +99,25 @@ class Ingress:
         return await from_model(self._model.manifest.remote(), timeout_s=self._args.model_timeout_s)
 
     # -- inputs ---------------------------------------------------------------------------------------
-    async def _archived(self, image_id: str) -> RadiographInput:
+    async def _archived(self, image_id: str, known: ArchivedRadiograph | None = None) -> RadiographInput:
+        """An ingested radiograph's derivative: where the caller's event says (checked to be this image's
+        own derivative), else where the image's record says (one more read)."""
         bucket = self._args.s3.archive_bucket
-        record = await self._stored(self._store.get_json_or_none, bucket, radiograph_record_key(image_id))
-        if record is None:
-            raise InputError(404, "unknown_image", "no ingested radiograph has this image id")
-        event = RadiographRecord.model_validate(record)
+        if known is not None:
+            if (known.derivative.bucket, known.derivative.key) != (bucket, derivative_key(image_id)):
+                raise InputError(422, "foreign_object", "archived.derivative is not this image's derivative")
+            where, body_part = known.derivative, known.body_part_examined
+        else:
+            found = await self._stored(self._store.get_json_or_none, bucket, radiograph_record_key(image_id))
+            if found is None:
+                raise InputError(404, "unknown_image", "no ingested radiograph has this image id")
+            record = RadiographRecord.model_validate(found)
+            where, body_part = record.derivative, record.tags.body_part_examined
         try:
-            png = await self._stored(self._store.get_bytes, event.derivative.bucket, event.derivative.key)
+            png = await self._stored(self._store.get_bytes, where.bucket, where.key)
         except ObjectMissingError:
             raise InputError(404, "object_missing", "the radiograph's derivative is not in the archive") from None
-        return await asyncio.to_thread(decode_derivative, png, event.tags)
+        return await asyncio.to_thread(decode_derivative, png, body_part)
 
     async def _from_bytes(self, data: bytes) -> RadiographInput:
         a = self._args
@@ -129,7 +138,7 @@ class Ingress:
             except ValidationError as exc:
                 detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
                 raise InputError(422, "invalid_request", detail) from None
-            return await self._archived(ref.image_id), ref
+            return await self._archived(ref.image_id, ref.archived), ref
         return await self._from_bytes(body), None
 
     # -- the model --------------------------------------------------------------------------------------
@@ -155,7 +164,7 @@ class Ingress:
             logits,
             manifest,
             top_k=a.top_k,
-            body_part=radiograph.tags.body_part_examined if radiograph.tags else None,
+            body_part=radiograph.body_part_examined,
             ood_min_max_probability=a.ood_min_max_probability,
             ood_min_logsumexp=a.ood_min_logsumexp,
         )

@@ -1,6 +1,6 @@
 """From a request's bytes (or an archived derivative) to the model's input, exactly as in training.
 
-Training (samx_trainer.phase2_archive) loads the stored derivative PNG (``encode_derivative_png`` of the
+Training (samx_trainer.phase2.archive) loads the stored derivative PNG (``encode_derivative_png`` of the
 decoded display pixels, lossless, 8 or 16-bit) and squares it with ``to_uint8_square(pixels, load_size)``,
 frame trimmed when the model's manifest says ``trim_frame``; ``eval_transform`` then resizes to
 ``image_size`` and standardizes. Serving decodes with the same
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from samx_core.imaging import RadiographRejected, check_usable, decode_radiograph, load_derivative, to_uint8_square
-from samx_core.radiograph import RadiographTags, RejectReason
+from samx_core.radiograph import RejectReason
 from samx_ml.augment import eval_transform
 
 # HTTP status per reason: 413 too big, 415 a format we do not read, 422 a readable file that is not a
@@ -36,10 +36,10 @@ class InputError(Exception):
 
 @dataclass(frozen=True)
 class RadiographInput:
-    """Display pixels (2-D uint8/uint16) and the header tags that the flags use."""
+    """Display pixels (2-D uint8/uint16) and the one header tag the flags use (tag_mismatch)."""
 
     pixels: np.ndarray
-    tags: RadiographTags | None
+    body_part_examined: str | None
 
 
 def decode_request(
@@ -59,12 +59,12 @@ def decode_request(
             RejectReason.MODALITY_NOT_ALLOWED.value,
             f"modality {modality} is not a projection radiograph (allowed: {', '.join(sorted(allowed_modalities))})",
         )
-    return RadiographInput(decoded.pixels, decoded.tags)
+    return RadiographInput(decoded.pixels, decoded.tags.body_part_examined)
 
 
-def decode_derivative(png: bytes, tags: RadiographTags | None) -> RadiographInput:
-    """An archived derivative PNG (what training reads) -> pixels, with the tags of its record."""
-    return RadiographInput(load_derivative(png), tags)
+def decode_derivative(png: bytes, body_part_examined: str | None) -> RadiographInput:
+    """An archived derivative PNG (what training reads) -> pixels, with the body part of its record."""
+    return RadiographInput(load_derivative(png), body_part_examined)
 
 
 def to_model_input(pixels: list[np.ndarray], load_size: int, image_size: int, trim_frame: bool) -> torch.Tensor:

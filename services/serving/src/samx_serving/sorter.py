@@ -25,7 +25,7 @@ from samx_core.ids import opaque
 from samx_core.storage import ObjectStore
 from samx_core.telemetry import span as traced
 
-from samx_serving.api_models import Classification
+from samx_serving.api_models import ArchivedRadiograph, Classification
 from samx_serving.index import IndexRecord, JobProgress, SortedIndex
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ _NAMESPACE = uuid.UUID("0b9f5e3c-7d1a-4b8e-a6c2-3f4d5e6a7b8c")
 
 
 class Classifier(Protocol):
-    def classify_image(self, image_id: str) -> Classification: ...
+    def classify_image(self, image_id: str, archived: ArchivedRadiograph | None = None) -> Classification: ...
     def served_version(self) -> str | None: ...
 
 
@@ -59,22 +59,24 @@ class RadiographSorter:
 
     # -- one radiograph ---------------------------------------------------------------------------------
     def on_ingested(self, event: RadiographIngested) -> Classification:
-        return self._sort(event.image_id, event.site_id, event.source_format.value)
+        return self._sort(event.image_id, event)
 
     def _sort(
-        self,
-        image_id: str,
-        site_id: str | None,
-        source_format: str | None,
-        parent: otel_context.Context | None = None,
+        self, image_id: str, ingested: RadiographIngested | None, parent: otel_context.Context | None = None
     ) -> Classification:
         """One radiograph, in a span of the trace it came in (the consumer's span of the ingested
         event, which continues that event's headers; or the reclassification job's, ``parent``, from a
-        worker thread) so that the classified event carries that trace on."""
+        worker thread) so that the classified event carries that trace on. The ingested event (or its
+        stored record) gives serving the derivative's place, so serving reads no record again."""
         with traced("radiograph sort", context=parent) as span:
             span.set_attribute("samx.image_id", image_id)
-            result = self._classifier.classify_image(image_id)
+            archived = None
+            if ingested is not None:
+                body_part = (ingested.tags.body_part_examined or "").strip()[:64] or None
+                archived = ArchivedRadiograph(derivative=ingested.derivative, body_part_examined=body_part)
+            result = self._classifier.classify_image(image_id, archived)
             span.set_attribute("samx.model_version", result.model_version)
+            site_id, source_format = (ingested.site_id, ingested.source_format.value) if ingested else (None, None)
             self._record(image_id, site_id, source_format, result)
             return result
 
@@ -140,8 +142,7 @@ class RadiographSorter:
             except (ValueError, ValidationError):  # an unreadable record costs the index its site and format
                 record = None
             try:
-                site_id, source_format = (record.site_id, record.source_format.value) if record else (None, None)
-                self._sort(image_id, site_id, source_format, job_context)
+                self._sort(image_id, record, job_context)
             except (RetryableError, ValueError) as exc:
                 failed = 1  # counted and logged; a re-run of the job picks it up again
                 log.warning("reclassifying image %s failed: %s", opaque(image_id), type(exc).__name__)

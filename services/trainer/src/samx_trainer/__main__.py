@@ -18,8 +18,8 @@ from pathlib import Path
 
 from samx_core.telemetry import bootstrap_telemetry
 
-from samx_trainer.data import Phase1DataError
 from samx_trainer.launch.cli import add_parser as launch_parser
+from samx_trainer.phase1.data import Phase1DataError
 from samx_trainer.settings import TrainerSettings
 
 
@@ -63,8 +63,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _phase1(args, settings) -> int:
-    from samx_trainer.job import run_phase1
     from samx_trainer.launch.run import with_overrides
+    from samx_trainer.phase1.job import run_phase1
 
     try:
         event = run_phase1(
@@ -90,9 +90,9 @@ def _phase2(args, settings) -> int:
     from samx_core.archive import label_set_key
     from samx_core.storage import ObjectStore
 
-    from samx_trainer.phase2_archive import read_labelset
-    from samx_trainer.phase2_data import Phase2DataError
-    from samx_trainer.phase2_job import ModelExistsError, run_phase2
+    from samx_trainer.phase2.archive import read_labelset
+    from samx_trainer.phase2.data import Phase2DataError
+    from samx_trainer.phase2.job import ModelExistsError, run_phase2
 
     key = label_set_key(args.run_id, args.labelset_version)  # the consumer uses the event's reference
     try:
@@ -116,7 +116,7 @@ def _promote(args, settings) -> int:
     from samx_core.model_registry import ModelNotFoundError, ModelRegistry
     from samx_core.storage import ObjectStore
 
-    from samx_trainer.promotion import promote
+    from samx_trainer.phase2.promotion import promote
 
     store = ObjectStore(settings.s3)
     try:
@@ -132,7 +132,7 @@ def _evaluate(args, settings) -> int:
     from samx_core.model_registry import ModelNotFoundError, ModelRegistry
     from samx_core.storage import ObjectStore
 
-    from samx_trainer.evaluate import EvaluationDataError, evaluate_registered
+    from samx_trainer.phase2.evaluate import EvaluationDataError, evaluate_registered
 
     registry = ModelRegistry(ObjectStore(settings.s3), settings.s3.archive_bucket)
     try:

@@ -17,20 +17,28 @@ import logging
 import signal
 import threading
 
+from samx_core.archive import (
+    RADIOGRAPH_RECORD_PREFIX,
+    assignments_key,
+    backbone_key,
+    image_id_of_record_key,
+    run_prefix,
+    run_report_key,
+)
 from samx_core.bus import EventConsumer, EventPublisher, RetryableError, ensure_topics
 from samx_core.bus.consumer import HandlerOutcome, Subscription
 from samx_core.events import ClusteringCompleted, DeadLetter, Event, LabelsPublished, ModelPublished, Phase1Requested
 from samx_core.model_registry import ModelRegistry
 from samx_core.storage import ObjectStore
 
-from samx_trainer.data import Phase1DataError
 from samx_trainer.launch.factory import make_launcher
 from samx_trainer.launch.names import JobRequest
 from samx_trainer.launch.port import JobState, Launcher
 from samx_trainer.launch.tracker import JobTracker, Tracked
-from samx_trainer.phase2_archive import read_labelset
-from samx_trainer.phase2_data import Phase2DataError
-from samx_trainer.phase2_job import default_model_version
+from samx_trainer.phase1.data import Phase1DataError
+from samx_trainer.phase2.archive import read_labelset
+from samx_trainer.phase2.data import Phase2DataError
+from samx_trainer.phase2.job import default_model_version
 from samx_trainer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,10 +71,10 @@ class TrainerConsumer:
     # -- the handlers: cheap checks, then one job per run ---------------------------------------------
     def handle_phase1(self, event: Phase1Requested) -> None:
         bucket, runs = self.settings.s3.archive_bucket, self.settings.trainer.runs_prefix.strip("/")
-        if self.store.exists(bucket, f"{runs}/{event.run_id}/report.md"):
+        if self.store.exists(bucket, run_report_key(run_prefix(runs, event.run_id))):
             log.info("phase-1 run %s is complete already: request acknowledged", event.run_id)
             return
-        if not any(k.endswith(".json") for k in self.store.list_keys(bucket, "meta/")):
+        if not any(image_id_of_record_key(k) for k in self.store.list_keys(bucket, RADIOGRAPH_RECORD_PREFIX)):
             raise Phase1DataError(f"the archive bucket {bucket!r} holds no ingested radiographs (no meta/ records)")
         log.info("phase 1 requested by %s: run %s, profile %s", event.requested_by, event.run_id, event.profile)
         request = JobRequest("phase1", event.run_id, profile=event.profile, n_clusters=event.n_clusters)
@@ -81,12 +89,12 @@ class TrainerConsumer:
         if self.store.exists(bucket, ModelRegistry(self.store, bucket).manifest_key(version)):
             log.info("run %s label set v%s: model already trained", event.run_id, event.labelset_version)
             return
-        base = f"{self.settings.trainer.runs_prefix.strip('/')}/{event.run_id}/"
-        for name, why in (
-            ("assignments.csv", "has no assignments.csv"),
-            ("backbone.pt", "has no backbone.pt (runs before phase 2 existed did not keep it); re-run phase 1"),
+        base = run_prefix(self.settings.trainer.runs_prefix, event.run_id)
+        for key, why in (
+            (assignments_key(base), "has no assignments.csv"),
+            (backbone_key(base), "has no backbone.pt (runs before phase 2 existed did not keep it); re-run phase 1"),
         ):
-            if not self.store.exists(bucket, base + name):
+            if not self.store.exists(bucket, key):
                 raise Phase2DataError(f"phase-1 run {event.run_id!r} {why}")
         request = JobRequest("phase2", event.run_id, event.labelset_version, profile=self.profile)
         self._submit(request, event, LabelsPublished.TOPIC)

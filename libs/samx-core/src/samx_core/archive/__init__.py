@@ -16,9 +16,11 @@ from samx_core.archive.phase1_run import (
     ClustersDocument,
     ClusterSummary,
     assignments_key,
+    backbone_key,
     clusters_key,
     read_assignments,
     run_prefix,
+    run_report_key,
     write_assignments,
 )
 from samx_core.archive.quarantine import (
@@ -64,6 +66,7 @@ __all__ = [
     "QuarantineRecord",
     "RadiographRecord",
     "assignments_key",
+    "backbone_key",
     "clusters_key",
     "derivative_key",
     "image_id_of_record_key",
@@ -77,6 +80,7 @@ __all__ = [
     "raw_key",
     "read_assignments",
     "run_prefix",
+    "run_report_key",
     "thumbnail_key",
     "write_assignments",
 ]

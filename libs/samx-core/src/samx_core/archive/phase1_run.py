@@ -37,6 +37,16 @@ def assignments_key(artifacts_prefix: str) -> str:
     return _under(artifacts_prefix, "assignments.csv")
 
 
+def backbone_key(artifacts_prefix: str) -> str:
+    """The adapted backbone (a torch file: ``arch`` and ``state_dict``) phase 2 starts from."""
+    return _under(artifacts_prefix, "backbone.pt")
+
+
+def run_report_key(artifacts_prefix: str) -> str:
+    """The run's report, written last: its presence says the run is complete."""
+    return _under(artifacts_prefix, "report.md")
+
+
 class ClusterSummary(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 

@@ -77,9 +77,9 @@ class EventConsumer:
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_interval_ms=600_000,
-            session_timeout_ms=15_000,
-            heartbeat_interval_ms=3_000,
+            max_poll_interval_ms=int(settings.max_poll_interval_s * 1000),
+            session_timeout_ms=int(settings.session_timeout_s * 1000),
+            heartbeat_interval_ms=max(1, int(settings.session_timeout_s * 1000) // 5),
         )
 
     # -- the loop ---------------------------------------------------------------------------------

@@ -100,7 +100,11 @@ class LocalStack:
             "ray_port",
             "ray_dashboard_port",
         ):
-            if name.split("_")[0] not in wanted or not self.process(name.split("_")[0]).running():
+            # Only a component about to start may move to another port: one that runs keeps the port its
+            # clients were given (re-picking it because it is taken - by that component - rewrote
+            # stack.json under a running MinIO), and one not asked for gets a port only when it has none.
+            component = name.split("_")[0]
+            if (component in wanted and not self.process(component).running()) or name not in config:
                 self._port(config, name)
         config.setdefault("minio_access_key", "samx-" + secrets.token_hex(6))
         config.setdefault("minio_secret_key", secrets.token_urlsafe(24))

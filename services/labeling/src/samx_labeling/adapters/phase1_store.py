@@ -8,6 +8,7 @@ the manifest, the archive's ``meta/<image_id>.json`` records (``RadiographRecord
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from pydantic import ValidationError
 from samx_core.archive import (
@@ -27,6 +28,8 @@ from samx_core.storage import ObjectMissingError, ObjectStore
 from samx_labeling.domain.errors import InvalidInputError
 from samx_labeling.domain.ports import Assignment, ClusterSummary, ImageRecord
 
+_RunPayload = TypeVar("_RunPayload", ClustersDocument, ImageManifest)
+
 
 class ObjectStorePhase1Artifacts:
     def __init__(self, store: ObjectStore, event: ClusteringCompleted, *, max_workers: int = 8) -> None:
@@ -36,16 +39,9 @@ class ObjectStorePhase1Artifacts:
 
     def clusters(self) -> list[ClusterSummary]:
         ref = self._event.clusters
-        try:
-            document = ClustersDocument.model_validate_json(self._store.get_bytes(ref.bucket, ref.key))
-        except ObjectMissingError:
-            raise InvalidInputError("clusters.json of the run is missing") from None
-        except ValidationError as exc:
-            raise InvalidInputError(
-                f"clusters.json does not have the expected shape ({exc.error_count()} errors)"
-            ) from None
-        if document.run_id != self._event.run_id:
-            raise InvalidInputError("clusters.json belongs to another run")
+        document = self._read_payload(ref.bucket, ref.key, ClustersDocument, "clusters.json")
+        if document is None:
+            raise InvalidInputError("clusters.json of the run is missing")
         return [ClusterSummary(c.cluster, c.size, c.mean_confidence, c.exemplars) for c in document.clusters]
 
     def assignments(self) -> list[Assignment]:
@@ -67,20 +63,21 @@ class ObjectStorePhase1Artifacts:
         return {i: _from_manifest(manifest[i]) if i in manifest else fallback[i] for i in image_ids}
 
     def _manifest(self) -> dict[str, ManifestImage]:
-        bucket = self._event.assignments.bucket
+        bucket, key = self._event.assignments.bucket, manifest_key(self._event.artifacts_prefix)
+        manifest = self._read_payload(bucket, key, ImageManifest, "manifest.json")
+        return manifest.by_id() if manifest is not None else {}  # none: a run from before the manifest
+
+    def _read_payload(self, bucket: str, key: str, model: type[_RunPayload], name: str) -> _RunPayload | None:
+        """One of the run's JSON payloads, None when missing; refused when misshapen or of another run."""
         try:
-            manifest = ImageManifest.model_validate_json(
-                self._store.get_bytes(bucket, manifest_key(self._event.artifacts_prefix))
-            )
+            payload = model.model_validate_json(self._store.get_bytes(bucket, key))
         except ObjectMissingError:
-            return {}
+            return None
         except ValidationError as exc:
-            raise InvalidInputError(
-                f"manifest.json does not have the expected shape ({exc.error_count()} errors)"
-            ) from None
-        if manifest.run_id != self._event.run_id:
-            raise InvalidInputError("manifest.json belongs to another run")
-        return manifest.by_id()
+            raise InvalidInputError(f"{name} does not have the expected shape ({exc.error_count()} errors)") from None
+        if payload.run_id != self._event.run_id:
+            raise InvalidInputError(f"{name} belongs to another run")
+        return payload
 
     def _record(self, image_id: str) -> ImageRecord:
         bucket = self._event.assignments.bucket

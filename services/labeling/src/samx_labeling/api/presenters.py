@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from samx_core.archive import thumbnail_key
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -61,7 +62,7 @@ def _present(
         # Phase 1 drew a montage per cluster it made; a split's part has its exemplars instead.
         montage_url=links.montage(bucket, run.artifacts_prefix, c.cluster) if c.size and c.parent is None else None,
         exemplars=[
-            ExemplarPublic(image_id=i, thumbnail_url=links.thumbnail(bucket, key or f"derived/{i}.thumb.png"))
+            ExemplarPublic(image_id=i, thumbnail_url=links.thumbnail(bucket, key or thumbnail_key(i)))
             for i, key in exemplars
         ],
         suggestion=SuggestionPublic.model_validate(suggestion).model_copy(

@@ -17,15 +17,15 @@ def with_overrides(settings: Settings, n_clusters: int | None) -> Settings:
 
 def run_request(settings: Settings, request: JobRequest) -> None:
     if request.phase == "phase1":
-        from samx_trainer.job import run_phase1
+        from samx_trainer.phase1.job import run_phase1
 
         run_phase1(with_overrides(settings, request.n_clusters), request.profile, run_id=request.run_id)
         return
     from samx_core.archive import label_set_key
     from samx_core.storage import ObjectStore
 
-    from samx_trainer.phase2_archive import read_labelset
-    from samx_trainer.phase2_job import run_phase2
+    from samx_trainer.phase2.archive import read_labelset
+    from samx_trainer.phase2.job import run_phase2
 
     assert request.labelset_version is not None  # JobRequest checks it
     key = label_set_key(request.run_id, request.labelset_version)

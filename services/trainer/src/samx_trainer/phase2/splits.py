@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from samx_trainer.phase2_data import Phase2DataError
+from samx_trainer.phase2.data import Phase2DataError
 
 
 @dataclass(frozen=True)

@@ -20,18 +20,18 @@ from samx_ml.bundle import ModelManifest, weights_to_bytes
 from samx_ml.classifier import Classifier
 from samx_ml.profiles import get_profile
 
-from samx_trainer.artifacts import RunArtifacts
-from samx_trainer.calibration import calibrate_threshold
-from samx_trainer.phase2_archive import load_training_images, read_phase1_run
-from samx_trainer.phase2_data import LabelSet, Phase2DataError, inject_labels
-from samx_trainer.phase2_ood import calibrate_ood, with_ood
-from samx_trainer.phase2_report import classification_metrics, confusion_png, render_report
-from samx_trainer.phase2_train import Task, run_classifier_tasks
-from samx_trainer.promotion import promote, should_auto_promote
-from samx_trainer.ray_connection import connect_ray
+from samx_trainer.common.ray_connection import connect_ray
+from samx_trainer.common.storage_fs import archive_storage
+from samx_trainer.phase1.artifacts import RunArtifacts
+from samx_trainer.phase2.archive import load_training_images, read_phase1_run
+from samx_trainer.phase2.calibration import calibrate_threshold
+from samx_trainer.phase2.data import LabelSet, Phase2DataError, inject_labels
+from samx_trainer.phase2.ood import calibrate_ood, with_ood
+from samx_trainer.phase2.promotion import promote, should_auto_promote
+from samx_trainer.phase2.report import classification_metrics, confusion_png, render_report
+from samx_trainer.phase2.splits import make_splits
+from samx_trainer.phase2.train import Task, run_classifier_tasks
 from samx_trainer.settings import Settings
-from samx_trainer.splits import make_splits
-from samx_trainer.storage_fs import archive_storage
 
 log = logging.getLogger(__name__)
 

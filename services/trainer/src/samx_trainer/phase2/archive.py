@@ -22,6 +22,7 @@ from samx_core.archive import (
     ManifestImage,
     RadiographRecord,
     assignments_key,
+    backbone_key,
     manifest_key,
     patient_group,
     radiograph_record_key,
@@ -31,8 +32,8 @@ from samx_core.events.base import ObjectRef
 from samx_core.imaging import load_derivative, to_uint8_square
 from samx_core.storage import ObjectMissingError, ObjectStore
 
-from samx_trainer.phase2_data import LabelSet, Phase2DataError, parse_assignments
-from samx_trainer.progress import ProgressBar
+from samx_trainer.common.progress import ProgressBar
+from samx_trainer.phase2.data import LabelSet, Phase2DataError, parse_assignments
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def read_phase1_run(store: ObjectStore, bucket: str, prefix: str, run_id: str) -
     except ObjectMissingError:
         raise Phase2DataError(f"phase-1 run {run_id!r} has no assignments.csv under s3://{bucket}/{base}") from None
     try:
-        blob = store.get_bytes(bucket, base + "backbone.pt")
+        blob = store.get_bytes(bucket, backbone_key(base))
     except ObjectMissingError:
         raise Phase2DataError(
             f"phase-1 run {run_id!r} has no backbone.pt (runs before phase 2 existed did not keep it); "

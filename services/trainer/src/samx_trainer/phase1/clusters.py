@@ -14,7 +14,7 @@ from samx_ml.neighbors import mine_neighbors
 from samx_ml.profiles import Profile
 from samx_ml.runtime import ProgressFn, print_progress
 
-from samx_trainer.data import Phase1DataError
+from samx_trainer.phase1.data import Phase1DataError
 
 
 @dataclass

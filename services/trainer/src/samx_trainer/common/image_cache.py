@@ -29,7 +29,7 @@ from samx_core.imaging import load_derivative, to_uint8_square
 from samx_core.settings import S3Settings
 from samx_core.storage import ObjectStore
 
-from samx_trainer.progress import ProgressBar
+from samx_trainer.common.progress import ProgressBar
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -19,8 +19,8 @@ from PIL import Image
 from samx_core.archive import RADIOGRAPH_RECORD_PREFIX, ManifestImage, RadiographRecord
 from samx_core.storage import ObjectStore
 
-from samx_trainer.image_cache import CacheWriter, derivative_fetcher, fingerprint, stream_rows
-from samx_trainer.progress import ProgressBar
+from samx_trainer.common.image_cache import CacheWriter, derivative_fetcher, fingerprint, stream_rows
+from samx_trainer.common.progress import ProgressBar
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from samx_ml import metrics as M
 from samx_ml.labelsets import one_hot_from_primary
 
-from samx_trainer.report import describe_compute
+from samx_trainer.phase1.report import describe_compute
 
 
 def classification_metrics(probs: np.ndarray, target: np.ndarray, classes: list[str], majority: int) -> dict:

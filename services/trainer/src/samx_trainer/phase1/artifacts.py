@@ -15,8 +15,8 @@ from samx_core.archive import AssignmentRow, ClusterSummary, write_assignments
 from samx_core.events.base import ObjectRef
 from samx_core.storage import ObjectStore
 
-from samx_trainer.clustering import Clustering
-from samx_trainer.data import buffer_png
+from samx_trainer.phase1.clusters import Clustering
+from samx_trainer.phase1.data import buffer_png
 
 
 def assignments_csv(image_ids: list[str], c: Clustering) -> bytes:

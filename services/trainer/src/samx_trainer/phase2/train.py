@@ -43,8 +43,8 @@ from samx_ml.compute import ComputePolicy, agreed_policy, resolve_policy
 from samx_ml.profiles import ClassifierConfig
 from samx_ml.runtime import Progress, setup_device
 
-from samx_trainer.progress import TrainingProgress
-from samx_trainer.ray_connection import worker_cpus
+from samx_trainer.common.progress import TrainingProgress
+from samx_trainer.common.ray_train import fit_torch_job
 from samx_trainer.settings import TrainerSettings
 
 STATE_FILE = "phase2.pt"
@@ -180,14 +180,9 @@ def run_classifier_tasks(
 ) -> list[TaskResult]:
     """Run ``tasks`` on the Ray cluster ``ray.init`` connected to; checkpoints under
     ``<storage_path>/classifier/`` (``<archive bucket>/<prefix>`` with ``storage_fs.archive_storage``)."""
-    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
-    from ray.train.torch import TorchTrainer
-
-    use_gpu = torch.cuda.is_available()
-    cpus = worker_cpus(trainer)
-    torch_trainer = TorchTrainer(
+    fit = fit_torch_job(
         train_loop,
-        train_loop_config={
+        {
             "images": ray.put(images),
             "targets": ray.put(torch.as_tensor(targets, dtype=torch.float32)),
             "backbone": ray.put(backbone_state),
@@ -202,32 +197,19 @@ def run_classifier_tasks(
                 }
                 for t in tasks
             ],
-            "threads": cpus,
-            "precision": trainer.precision,
-            "seed": trainer.seed,
             "progress": TrainingProgress(run_id),
         },
-        scaling_config=ScalingConfig(
-            num_workers=trainer.num_workers,
-            use_gpu=use_gpu,
-            resources_per_worker=None if use_gpu else {"CPU": cpus},
-        ),
-        run_config=RunConfig(
-            name="classifier",
-            storage_path=storage_path,
-            storage_filesystem=storage_filesystem,
-            failure_config=FailureConfig(max_failures=trainer.max_failures),
-            checkpoint_config=CheckpointConfig(num_to_keep=1),
-        ),
+        trainer,
+        name="classifier",
+        state_file=STATE_FILE,
+        storage_path=storage_path,
+        storage_filesystem=storage_filesystem,
+        checkpoints_kept=1,
     )
-    result = torch_trainer.fit()
-    if result.checkpoint is None:
-        raise RuntimeError(f"phase-2 training ended without a checkpoint: {result.error}")
-    with result.checkpoint.as_directory() as d:
-        done = torch.load(os.path.join(d, STATE_FILE), map_location="cpu", weights_only=False)["done"]
+    done = fit.state["done"]
     missing = [t.name for t in tasks if t.name not in done]
     if missing:
-        raise RuntimeError(f"phase-2 training ended before tasks {missing}: {result.error}")
+        raise RuntimeError(f"phase-2 training ended before tasks {missing}: {fit.error}")
     return [
         TaskResult(
             t.name,

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import ray
-from samx_core.archive import ClustersDocument, ImageManifest, assignments_key, clusters_key, manifest_key
+from samx_core.archive import (
+    ClustersDocument,
+    ImageManifest,
+    assignments_key,
+    backbone_key,
+    clusters_key,
+    manifest_key,
+    run_report_key,
+)
 from samx_core.bus import EventPublisher, ensure_topics
 from samx_core.events import ClusteringCompleted
 from samx_core.storage import ObjectStore
@@ -18,7 +26,11 @@ from samx_ml.pretrained import resolve_init
 from samx_ml.profiles import Profile, get_profile
 from samx_ml.runtime import pick_device
 
-from samx_trainer.artifacts import (
+from samx_trainer.common.image_cache import ImageSource, remove_cache
+from samx_trainer.common.progress import TrainingProgress
+from samx_trainer.common.ray_connection import connect_ray
+from samx_trainer.common.storage_fs import archive_storage
+from samx_trainer.phase1.artifacts import (
     RunArtifacts,
     assignments_csv,
     backbone_bytes,
@@ -27,17 +39,13 @@ from samx_trainer.artifacts import (
     montage,
     npy_bytes,
 )
-from samx_trainer.clustering import cluster_radiographs, number_of_clusters
-from samx_trainer.data import load_radiographs
-from samx_trainer.embedding_map import embedding_map_png
-from samx_trainer.image_cache import ImageSource, remove_cache
-from samx_trainer.labels import clustering_metrics, label_sets_for, read_labels
-from samx_trainer.pretext_ray import frozen_pretext, run_pretext
-from samx_trainer.progress import TrainingProgress
-from samx_trainer.ray_connection import connect_ray
-from samx_trainer.report import render_report
+from samx_trainer.phase1.clusters import cluster_radiographs, number_of_clusters
+from samx_trainer.phase1.data import load_radiographs
+from samx_trainer.phase1.embedding_map import embedding_map_png
+from samx_trainer.phase1.labels import clustering_metrics, label_sets_for, read_labels
+from samx_trainer.phase1.pretext import frozen_pretext, run_pretext
+from samx_trainer.phase1.report import render_report
 from samx_trainer.settings import Settings
-from samx_trainer.storage_fs import archive_storage
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +124,7 @@ def _run_phase1(
             out.put(f"montages/cluster-{entry['cluster']:04d}.png", montage(data.images, best), "image/png")
     out.put("embeddings.npy", npy_bytes(c.embeddings), "application/octet-stream")
     backbone = backbone_bytes(pretext.backbone, profile.pretext.arch, profile.pretext.image_size)
-    out.put("backbone.pt", backbone, "application/octet-stream")  # phase 2 starts from it
+    out.put(out.name_of(backbone_key(prefix)), backbone, "application/octet-stream")  # phase 2 starts from it
     out.put_json("image_ids.json", data.image_ids)
     out.put("cluster_sizes.png", histogram_png(np.bincount(c.cluster, minlength=k), 20, "cluster sizes"), "image/png")
     out.put("confidence.png", histogram_png(c.confidence, 20, "assignment confidence", (0.0, 1.0)), "image/png")
@@ -141,7 +149,7 @@ def _run_phase1(
         "seconds": time.perf_counter() - t0,
     }
     out.put_json("summary.json", {**summary, "skipped": data.skipped, "losses": pretext.losses})
-    out.put("report.md", render_report(summary, clusters, metrics).encode(), "text/markdown")
+    out.put(out.name_of(run_report_key(prefix)), render_report(summary, clusters, metrics).encode(), "text/markdown")
 
     event = ClusteringCompleted(
         run_id=run_id,

@@ -38,9 +38,9 @@ from samx_ml.runtime import Progress, setup_device
 from samx_ml.simclr import SimCLRModel
 from torch import nn
 
-from samx_trainer.image_cache import ImageSource, remove_cache
-from samx_trainer.progress import TrainingProgress
-from samx_trainer.ray_connection import worker_cpus
+from samx_trainer.common.image_cache import ImageSource, remove_cache
+from samx_trainer.common.progress import TrainingProgress
+from samx_trainer.common.ray_train import fit_torch_job
 from samx_trainer.settings import TrainerSettings
 
 STATE_FILE = "pretext.pt"
@@ -169,42 +169,24 @@ def run_pretext(
 ) -> PretextRun:
     """Train on the Ray cluster ``ray.init`` connected to; checkpoints under ``<storage_path>/pretext/``
     (in the object store: ``storage_fs.archive_storage``)."""
-    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
-    from ray.train.torch import TorchTrainer
-
-    use_gpu = torch.cuda.is_available()
-    cpus = worker_cpus(trainer)
-    torch_trainer = TorchTrainer(
+    fit = fit_torch_job(
         train_loop,
-        train_loop_config={
+        {
             "source": source,
             "spool": str(trainer.spool_dir),
             "progress": TrainingProgress(run_id),
             "pretext": dataclasses.asdict(cfg),
             "checkpoint_every": trainer.checkpoint_every,
-            "threads": cpus,
-            "precision": trainer.precision,
-            "seed": trainer.seed,
             "init": init.name if init is not None else None,
         },
-        scaling_config=ScalingConfig(
-            num_workers=trainer.num_workers,
-            use_gpu=use_gpu,
-            resources_per_worker=None if use_gpu else {"CPU": cpus},
-        ),
-        run_config=RunConfig(
-            name="pretext",
-            storage_path=storage_path,
-            storage_filesystem=storage_filesystem,
-            failure_config=FailureConfig(max_failures=trainer.max_failures),
-            checkpoint_config=CheckpointConfig(num_to_keep=2),
-        ),
+        trainer,
+        name="pretext",
+        state_file=STATE_FILE,
+        storage_path=storage_path,
+        storage_filesystem=storage_filesystem,
+        checkpoints_kept=2,
     )
-    result = torch_trainer.fit()
-    if result.checkpoint is None:
-        raise RuntimeError(f"pretext run {run_id} ended without a checkpoint: {result.error}")
-    with result.checkpoint.as_directory() as d:
-        state = torch.load(os.path.join(d, STATE_FILE), map_location="cpu", weights_only=False)
+    state = fit.state
     model = _simclr_model(cfg)
     model.load_state_dict(state["model"])
     return PretextRun(
@@ -212,9 +194,7 @@ def run_pretext(
         epochs=state["epoch"],
         losses=state["losses"],
         images_per_s=state["rates"],
-        checkpoint_path=(
-            f"s3://{result.checkpoint.path}" if storage_filesystem is not None else result.checkpoint.path
-        ),
+        checkpoint_path=fit.checkpoint_uri,
         resumed_at=state.get("resumed_at", []),
         compute=state.get("compute", {}),
     )

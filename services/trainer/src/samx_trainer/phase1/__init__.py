@@ -1,0 +1,1 @@
+"""Phase 1: the archive -> SimCLR pretext on Ray Train -> SCAN clusters -> the run's artifacts."""
