@@ -9,9 +9,11 @@ submission id are the real ones."""
 
 from __future__ import annotations
 
+import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,7 @@ from samx_trainer.settings import RaySettings, Settings, TrainerSettings
 
 pytestmark = pytest.mark.integration
 
+RAY_DEFAULT_AGENT_PORT = 52365  # ray start's --dashboard-agent-listen-port default
 POLL_INTERVAL_S = 6.0  # the broker's smallest session timeout; the job sleeps longer than this
 JOB_SECONDS = 10
 FAKE_TRAINER = """\
@@ -42,9 +45,18 @@ time.sleep({seconds})
 
 
 @pytest.fixture(scope="module")
-def ray_env(local_stack) -> dict[str, str]:
-    """The stack's own Ray head (as ``samx demo`` uses it); the session's stack stops it at the end."""
-    return local_stack.up(("ray",))
+def ray_env(local_stack) -> Iterator[dict[str, str]]:
+    """The stack's own Ray head (as ``samx demo`` uses it); the session's stack stops it at the end.
+
+    Ray's default agent port is held meanwhile, as another Ray on the machine holds it (a second stack,
+    the other test worker's ``ray.init``): the Jobs API must work on the head's own ports regardless."""
+    with socket.socket() as other_ray:
+        try:
+            other_ray.bind(("127.0.0.1", RAY_DEFAULT_AGENT_PORT))
+            other_ray.listen()
+        except OSError:
+            pass  # taken already: by another Ray, which is the case this stands for
+        yield local_stack.up(("ray",))
 
 
 def _until(condition, what: str, limit_s: float = 120) -> None:

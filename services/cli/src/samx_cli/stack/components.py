@@ -167,6 +167,11 @@ class RayHead:
     port: int
     dashboard_port: int
     num_cpus: int
+    # Ray's fixed defaults (agent 52365, client server 10001) are taken by any other Ray on the machine
+    # (a second stack, a test's ray.init): the head's agent then serves no HTTP and the Jobs API the
+    # launcher submits training through answers "Agent info not found" for ever. Free ports instead.
+    agent_port: int | None = None
+    client_port: int | None = None
 
     @property
     def address(self) -> str:
@@ -211,6 +216,8 @@ class RayHead:
             "--include-dashboard=true",
             "--dashboard-host=127.0.0.1",
             f"--dashboard-port={self.dashboard_port}",
+            *([f"--dashboard-agent-listen-port={self.agent_port}"] if self.agent_port else []),
+            *([f"--ray-client-server-port={self.client_port}"] if self.client_port else []),
             "--disable-usage-stats",
             f"--temp-dir={self.temp_dir}",
         ]

@@ -78,7 +78,14 @@ class LocalStack:
                 config["minio_access_key"],
                 config["minio_secret_key"],
             ),
-            "ray": RayHead(self.state_dir, config["ray_port"], config["ray_dashboard_port"], self.ray_cpus),
+            "ray": RayHead(
+                self.state_dir,
+                config["ray_port"],
+                config["ray_dashboard_port"],
+                self.ray_cpus,
+                agent_port=config.get("ray_agent_port"),
+                client_port=config.get("ray_client_port"),
+            ),
         }
 
     # -- verbs ------------------------------------------------------------------------------------
@@ -99,6 +106,8 @@ class LocalStack:
             "minio_console_port",
             "ray_port",
             "ray_dashboard_port",
+            "ray_agent_port",
+            "ray_client_port",
         ):
             # Only a component about to start may move to another port: one that runs keeps the port its
             # clients were given (re-picking it because it is taken - by that component - rewrote

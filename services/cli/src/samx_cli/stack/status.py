@@ -27,7 +27,7 @@ _SERVICE_HEALTH = {
 COMPONENT_PORTS = {
     "kafka": ("kafka_port", {"controller": "kafka_controller_port"}),
     "minio": ("minio_port", {"console": "minio_console_port"}),
-    "ray": ("ray_port", {"dashboard": "ray_dashboard_port"}),
+    "ray": ("ray_port", {"dashboard": "ray_dashboard_port", "agent": "ray_agent_port"}),
 }
 
 
