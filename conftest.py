@@ -1,7 +1,7 @@
 """Session fixtures for every test folder (tests/, libs/, services/, e2e/): the real local stack (Kafka in
 KRaft mode and a MinIO server, as processes of this machine on free loopback ports), and per-test
 isolation on it (own topic namespace, own buckets). One conftest at the root, so one stack per pytest
-process (``make test`` runs two xdist workers, each with its own stack on its own ports).
+process (with ``make test TEST_WORKERS=N``, each xdist worker has its own stack on its own ports).
 
 Every process a test starts is stopped by its PID at teardown."""
 

@@ -25,8 +25,8 @@ from samx_core.settings import KafkaSettings
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"
-# The whole main job runs in the module fixture: ~8 minutes alone on 2 cores, more while the other test
-# worker trains too. The subprocess has its own bound below; this one is pytest-timeout's for the setup.
+# The whole main job runs in the module fixture: ~8 minutes alone on 2 cores, ~20 beside a second xdist
+# worker. The subprocess has its own bound below; this one is pytest-timeout's for the setup.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 
