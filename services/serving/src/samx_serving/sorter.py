@@ -18,7 +18,13 @@ from typing import Protocol
 
 from opentelemetry import context as otel_context
 from pydantic import ValidationError
-from samx_core.archive import RADIOGRAPH_RECORD_PREFIX, RadiographRecord, image_id_of_record_key, radiograph_record_key
+from samx_core.archive import (
+    RADIOGRAPH_RECORD_PREFIX,
+    RadiographRecord,
+    image_id_of_record_key,
+    radiograph_record_key,
+    short_body_part,
+)
 from samx_core.bus import RetryableError
 from samx_core.events import Event, ModelPublished, RadiographClassified, RadiographIngested
 from samx_core.ids import opaque
@@ -72,7 +78,7 @@ class RadiographSorter:
             span.set_attribute("samx.image_id", image_id)
             archived = None
             if ingested is not None:
-                body_part = (ingested.tags.body_part_examined or "").strip()[:64] or None
+                body_part = short_body_part(ingested.tags)
                 archived = ArchivedRadiograph(derivative=ingested.derivative, body_part_examined=body_part)
             result = self._classifier.classify_image(image_id, archived)
             span.set_attribute("samx.model_version", result.model_version)

@@ -9,7 +9,7 @@ from samx_core.archive.labelset import (
     LabelSetDocument,
     label_set_key,
 )
-from samx_core.archive.manifest import ImageManifest, ManifestImage, manifest_key, patient_group
+from samx_core.archive.manifest import ImageManifest, ManifestImage, manifest_key, patient_group, short_body_part
 from samx_core.archive.phase1_run import (
     AssignmentRow,
     AssignmentsError,
@@ -81,6 +81,7 @@ __all__ = [
     "read_assignments",
     "run_prefix",
     "run_report_key",
+    "short_body_part",
     "thumbnail_key",
     "write_assignments",
 ]

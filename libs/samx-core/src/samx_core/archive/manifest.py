@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from samx_core.archive.phase1_run import IMAGE_ID, RUN_ID
 from samx_core.archive.radiograph import RadiographRecord
 from samx_core.events.base import ObjectRef
+from samx_core.radiograph import RadiographTags
 
 
 def manifest_key(artifacts_prefix: str) -> str:
@@ -27,6 +28,11 @@ def patient_group(record: RadiographRecord) -> str:
     """Group key for patient-grouped splits: ``p:`` + a hash of the patient id, else ``i:`` + the image."""
     pid = (record.tags.patient_id or "").strip()
     return "p:" + hashlib.sha256(pid.encode()).hexdigest()[:16] if pid else "i:" + record.image_id
+
+
+def short_body_part(tags: RadiographTags) -> str | None:
+    """BodyPartExamined as the header says, trimmed to the 64 characters payloads keep (None when empty)."""
+    return (tags.body_part_examined or "").strip()[:64] or None
 
 
 class ManifestImage(BaseModel):
@@ -49,7 +55,7 @@ class ManifestImage(BaseModel):
     @classmethod
     def from_record(cls, record: RadiographRecord) -> ManifestImage:
         t = record.tags
-        body_part = (t.body_part_examined or "").strip()[:64] or None
+        body_part = short_body_part(t)
         return cls(
             image_id=record.image_id,
             sha256=record.sha256,
