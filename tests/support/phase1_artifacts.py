@@ -3,7 +3,8 @@
 Per radiograph the ingest-like objects (``derived/<id>.png`` via the ingest's own decoder and
 derivative encoder, ``meta/<id>.json`` as a ``RadiographIngested`` record carrying the pseudonymous
 patient id), then the run's ``assignments.csv`` (the caller says which cluster each radiograph is in)
-and a ``backbone.pt`` of a seeded, untrained backbone (phase 2 must learn from the injected labels).
+and a ``backbone.pt``: the shipped ``samx-rad-v1`` as phase 1 starts from it (not adapted), or a seeded,
+untrained one where a test needs phase 2 to run long rather than learn fast.
 Every payload through its ``samx_core.archive`` model and key, as the services write them."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from samx_core.archive import (
     ManifestImage,
     RadiographRecord,
     assignments_key,
+    backbone_key,
     derivative_key,
     manifest_key,
     radiograph_record_key,
@@ -31,6 +33,7 @@ from samx_core.imaging import decode_radiograph, encode_derivative_png
 from samx_core.radiograph import RadiographTags
 from samx_core.storage import ObjectStore
 from samx_ml.backbone import Backbone
+from samx_ml.pretrained import resolve_init, shipped_model
 from samx_trainer.phase1.artifacts import backbone_bytes
 
 
@@ -79,10 +82,11 @@ def put_radiograph_record(store: ObjectStore, bucket: str, r: Radiograph) -> Rad
 
 
 def write_phase1_run(
-    store: ObjectStore, bucket: str, run_id: str, radiographs: list[Radiograph], *, with_backbone: bool = True
+    store: ObjectStore, bucket: str, run_id: str, radiographs: list[Radiograph], *, backbone: str | None = "shipped"
 ) -> list[str]:
     """Objects for every radiograph plus ``runs/phase1/<run_id>/{assignments.csv, manifest.json,
-    backbone.pt}``."""
+    backbone.pt}``; ``backbone``: ``"shipped"``, ``"untrained"`` or ``None`` (a run from before backbones
+    were kept)."""
     store.ensure_buckets(bucket)
     records = [put_radiograph_record(store, bucket, r) for r in radiographs]
     ids = [record.image_id for record in records]
@@ -94,7 +98,18 @@ def write_phase1_run(
     store.put_bytes(bucket, assignments_key(prefix), write_assignments(rows), content_type="text/csv")
     manifest = ImageManifest(run_id=run_id, images=[ManifestImage.from_record(record) for record in records])
     store.put_json(bucket, manifest_key(prefix), manifest.model_dump(mode="json"))
-    if with_backbone:
-        torch.manual_seed(0)
-        store.put_bytes(bucket, prefix + "backbone.pt", backbone_bytes(Backbone("resnet18"), "resnet18", 64))
+    if backbone is not None:
+        store.put_bytes(bucket, backbone_key(prefix), phase1_backbone_bytes(backbone))
     return ids
+
+
+def phase1_backbone_bytes(kind: str) -> bytes:
+    """``backbone.pt`` of the shipped backbone or of a seeded, untrained ResNet-18 (both resnet18, 64 px)."""
+    if kind == "shipped":
+        shipped = resolve_init("default")
+        assert shipped is not None, "samx-ml ships no backbone"
+        return backbone_bytes(shipped_model(shipped).backbone, shipped.arch, shipped.image_size)
+    if kind != "untrained":
+        raise ValueError(f"backbone must be shipped or untrained, not {kind!r}")
+    torch.manual_seed(0)
+    return backbone_bytes(Backbone("resnet18"), "resnet18", 64)

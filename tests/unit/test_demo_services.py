@@ -101,3 +101,14 @@ def test_bringing_up_one_component_leaves_the_running_ones_on_their_ports(tmp_pa
     finally:
         minio.stop()
     assert not minio.running()
+
+
+def test_the_ray_head_and_its_drivers_start_workers_without_the_uv_hook(tmp_path):
+    """Ray's uv hook applies in any driver with a ``uv run`` ancestor, the head's own Jobs API included
+    (``uv run samx demo`` is one): each worker would start through ``uv run`` with the checkout shipped as
+    its working_dir. The head and every driver of the stack (the stack environment) switch it off."""
+    from samx_cli.stack.components import RayHead
+
+    head = RayHead(tmp_path, port=1, dashboard_port=2, num_cpus=2)
+    assert head.env()["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] == "0"
+    assert head.client_env()["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] == "0"

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 
 import pytest
 import yaml
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from samx_trainer.launch.factory import settings_env
 from samx_trainer.launch.kuberay import KubeRayLauncher
 from samx_trainer.launch.names import MAX_NAME, JobRequest, job_name
 from samx_trainer.launch.port import JobState
+from samx_trainer.launch.ray_jobs import RayJobsLauncher
 from samx_trainer.settings import TrainerSettings
 
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -52,6 +55,34 @@ def test_a_ray_job_gets_the_consumers_trainer_settings_back(monkeypatch: pytest.
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     assert TrainerSettings() == given
+
+
+class _ListSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SAMX_T_")
+    sizes: list[int] = [1]
+    names: tuple[str, ...] = ()
+
+
+def test_complex_settings_reach_the_job_as_json_and_read_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    given = _ListSettings(sizes=[64, 96], names=("a", "b c"))
+    env = settings_env(given)
+    assert env == {"SAMX_T_SIZES": "[64, 96]", "SAMX_T_NAMES": '["a", "b c"]'}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert _ListSettings() == given
+
+
+def test_a_ray_head_that_does_not_answer_yet_is_a_retry_not_a_dead_consumer() -> None:
+    """The consumer may start before the Ray head's dashboard answers (the stack coming up, a head pod
+    restarting): making the launcher must not fail, and a submit is a ConnectionError, an OSError, which
+    the consumer turns into a retry of the event."""
+    with socket.socket() as probe:  # a loopback port that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    launcher = RayJobsLauncher(f"http://127.0.0.1:{port}", env={})
+    with pytest.raises(ConnectionError) as raised:
+        launcher.submit(JobRequest("phase1", "run-1"))
+    assert isinstance(raised.value, OSError)
 
 
 def test_kuberay_dry_run_prints_the_rayjob_and_follows_nothing(tmp_path, capsys) -> None:

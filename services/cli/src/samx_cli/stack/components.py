@@ -157,6 +157,13 @@ LOOPBACK_RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 #: allocate Arrow memory from pool threads. The system allocator sidesteps it at no cost we can measure.
 ARROW_ENV = {"ARROW_DEFAULT_MEMORY_POOL": "system"}
 
+#: Ray's uv hook: a Ray driver with a ``uv run`` ancestor (``uv run samx demo`` is one for every process
+#: of the stack, the head's dashboard and its Jobs API included) starts each worker through ``uv run``
+#: and ships the current folder as the job's working_dir. Measured in the demo's phase-2 job: every worker
+#: and actor process paid 1.6-4 CPU s in ``uv`` before Python started, and the checkout was packaged and
+#: uploaded. The stack's workers run this venv as it is; nothing there needs uv.
+NO_UV_HOOK_ENV = {"RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+
 
 @dataclass
 class RayHead:
@@ -196,6 +203,7 @@ class RayHead:
         return {
             **LOOPBACK_RAY_ENV,
             **ARROW_ENV,
+            **NO_UV_HOOK_ENV,
             "RAY_AUTH_MODE": "token",
             "RAY_AUTH_TOKEN_PATH": str(self.auth_token_file),
         }

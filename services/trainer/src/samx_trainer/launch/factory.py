@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -51,6 +52,8 @@ def settings_env(settings: BaseSettings) -> dict[str, str]:
             value = "true" if value else "false"
         elif isinstance(value, Path):
             value = str(value)
+        elif isinstance(value, (list, tuple, set, dict)):  # pydantic-settings reads complex values as JSON
+            value = json.dumps(sorted(value) if isinstance(value, set) else value)
         env[f"{prefix}{name}".upper()] = str(value)
     return env
 

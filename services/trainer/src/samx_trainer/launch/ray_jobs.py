@@ -3,7 +3,11 @@
 ``submission_id`` is the job name. Ray keeps every submission id it has seen and refuses a second
 submit of one (HTTP 400 "... already exists"), so a redelivered event that races past the lookup is
 still refused: the run starts once. The job runs the trainer's own command (``samx-trainer phaseN``)
-on the head with the consumer's settings as its environment."""
+on the head with the consumer's settings as its environment.
+
+The Jobs API client is made on first use, not with the launcher: the SDK connects when it is made, and a
+consumer that starts while the Ray head is still coming up (or restarting) must wait for it, not exit.
+Until the head answers, a submit raises ``ConnectionError`` and the consumer retries the event."""
 
 from __future__ import annotations
 
@@ -42,10 +46,16 @@ class RayJobsLauncher:
         token_file = token_file or (
             Path(os.environ["RAY_AUTH_TOKEN_PATH"]) if "RAY_AUTH_TOKEN_PATH" in os.environ else None
         )
-        headers = {"Authorization": f"Bearer {token_file.read_text().strip()}"} if token_file else None
-        self.client = JobSubmissionClient(address, headers=headers)
+        self._headers = {"Authorization": f"Bearer {token_file.read_text().strip()}"} if token_file else None
+        self._client: JobSubmissionClient | None = None
         self.env = dict(env)
         self.entrypoint = entrypoint or shlex.join([sys.executable, "-m", "samx_trainer"])
+
+    @property
+    def client(self) -> JobSubmissionClient:
+        if self._client is None:  # raises ConnectionError while the head's dashboard does not answer
+            self._client = JobSubmissionClient(self.address, headers=self._headers)
+        return self._client
 
     def command(self, request: JobRequest) -> str:
         return f"{self.entrypoint} {shlex.join([request.phase, '--profile', request.profile, *request.run_args()])}"
