@@ -1,10 +1,12 @@
-"""The whole method from the outside, on the README's main job: ``samx demo`` on the bundled sample with
-its own local stack (Kafka, MinIO, Ray as processes) and the services as processes (ingest, labeling,
-trainer consumer, Ray Serve, streaming sort). Then, over the services' public interfaces only: the
-labeling API has the run and its published label set, serving classifies and explains real radiographs
-over HTTP to its bearer token (and refuses callers without one) and refuses bad input with a 4xx, the
-sorted index answers by class, and every radiograph has
-its ``radiograph.classified`` event. ``samx stack down`` stops every process it started."""
+"""The whole method from the outside, on the README's main job: ``samx demo`` on the bundled sample (a
+copy, with one file beside the images that is no radiograph) with its own local stack (Kafka, MinIO, Ray
+as processes) and the services as processes (ingest, labeling, trainer consumer, Ray Serve, streaming
+sort). Then, over the services' public interfaces only: every file sent has its outcome (the stray file
+rejected, not lost), the labeling API has the run and its published label set, serving classifies and
+explains real radiographs over HTTP to its bearer token (and refuses callers without one) and refuses bad
+input with a 4xx, the sorted index answers by class, and every radiograph has its
+``radiograph.classified`` event. ``samx stack status`` finds every process alive and ready, and ``samx
+stack down`` stops every process it started."""
 
 from __future__ import annotations
 
@@ -61,6 +63,9 @@ def demo(tmp_path_factory):
     """The local stack by default; with SAMX_E2E_TARGET=kind (k8s/e2e.sh) the chart's services, port-forwarded:
     the same command drives them (phase 1 through ``phase1.requested`` and the launcher's RayJob)."""
     home = tmp_path_factory.mktemp("home")
+    data = tmp_path_factory.mktemp("data") / "sample"
+    shutil.copytree(SAMPLE, data)
+    (data / "images" / "notes.bin").write_bytes(b"this is not a radiograph")
     env = {k: v for k, v in os.environ.items() if KIND or not k.startswith("SAMX_")}
     env |= {"SAMX_HOME": str(home), "SAMX_BUILD": str(REPO / ".samx" / "build"), "COLUMNS": "140"}
     if KIND:
@@ -70,7 +75,7 @@ def demo(tmp_path_factory):
             "SAMX_SERVING_URL": os.environ["SAMX_E2E_SERVING_URL"],
         }
     try:
-        run = _samx("demo", env=env, timeout=3600 if KIND else 1500)
+        run = _samx("demo", "--data", str(data), env=env, timeout=3600 if KIND else 1500)
         # the whole output: a failing step (a child process, say) prints its cause well before its end
         assert run.returncode == 0, run.stdout[-40000:] + "\n--- stderr ---\n" + run.stderr[-40000:]
         result = json.loads((home / "stack" / "demo.json").read_text())
@@ -79,11 +84,30 @@ def demo(tmp_path_factory):
         # the token the stack made for its serving API; a deployment's from its Secret (k8s/e2e.sh)
         serving_token = os.environ["SAMX_E2E_SERVING_TOKEN"] if KIND else stack["SAMX_SERVING_CLIENT_TOKEN"]
         yield run.stdout, result, kafka, {"Authorization": f"Bearer {serving_token}"}
+        if not KIND:
+            # every process the demo started, alive and ready (exit 0 says none is down or not ready)
+            status = _samx("stack", "status", env=env, timeout=60)
+            assert status.returncode == 0, status.stdout + status.stderr
+            rows = _table_rows(status.stdout)
+            for name in ("kafka", "minio", "ray", "ingest-0", "labeling", "serving"):
+                assert "yes" in rows[name] and "ready" in rows[name], status.stdout
+            for name in ("trainer-consumer", "serving-sort"):  # no readiness endpoint: alive
+                assert "yes" in rows[name], status.stdout
     finally:
         if not KIND:
             down = _samx("stack", "down", env=env, timeout=180)
             assert down.returncode == 0, down.stderr
+            assert "ingest-0" in down.stdout and "kafka" in down.stdout, down.stdout
             assert list((home / "stack" / "pids").glob("*.pid")) == [], "stack down left processes running"
+
+
+def _table_rows(stdout: str) -> dict[str, str]:
+    """A rich table's rows by their first cell."""
+    return {line.strip("│ ").split("│")[0].strip(): line for line in stdout.splitlines() if "│" in line}
+
+
+def _cell(row: str) -> str:
+    return row.split("│")[-2].strip()
 
 
 def _viewer_token(result: dict) -> str:
@@ -103,6 +127,14 @@ def test_the_main_job_prints_what_a_user_needs(demo):
     majority = next((v for k, v in metrics.items() if "majority" in k), None)
     if majority is not None:
         assert top1 > majority, metrics
+
+
+def test_every_file_sent_has_its_outcome_and_the_stray_file_is_rejected(demo):
+    stdout, result, _, _ = demo
+    rows = _table_rows(stdout)
+    sent, ingested, duplicates = (int(_cell(rows[k])) for k in ("sent", "ingested (new radiographs)", "duplicates"))
+    assert _cell(rows["not_an_image"]) == "1" and sent == ingested + duplicates + int(_cell(rows["rejected"]))
+    assert ingested == result["n_images"]
 
 
 def test_labeling_api_has_the_published_label_set(demo):

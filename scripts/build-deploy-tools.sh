@@ -18,7 +18,7 @@ BIN="$PWD/.samx/build/bin"
 STAMPS="$PWD/.samx/build/stamps"
 mkdir -p "$BIN" "$STAMPS"
 
-say() { printf '\033[1m[deploy-tools]\033[0m %s\n' "$*"; }
+say() { printf '\033[1m[deploy-tools +%ss]\033[0m %s\n' "$SECONDS" "$*"; }
 
 if ! command -v go >/dev/null; then
   say "Go >= 1.26 is needed (https://go.dev/doc/install)"; exit 1

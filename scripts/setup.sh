@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+say() { printf '\033[1m[setup +%ss]\033[0m %s\n' "$SECONDS" "$*"; }
 
 apt_install() {
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -23,6 +23,14 @@ if ! command -v go >/dev/null; then
   exit 1
 fi
 
+# The deployment tools are compiled (minutes on a fresh machine, CPU-bound) while the Python workspace and
+# the Debian packages download (network-bound); their output goes to a log, shown if the build fails.
+mkdir -p .samx/build
+say "deployment tools (helm, helm-unittest, samx-dockerlint; built once into .samx/build/bin) in the background: .samx/build/deploy-tools.log"
+./scripts/build-deploy-tools.sh >.samx/build/deploy-tools.log 2>&1 &
+deploy_tools=$!
+trap 'kill "$deploy_tools" 2>/dev/null || true' EXIT  # a set-up that stops early stops the build too
+
 if ! command -v uv >/dev/null; then
   say "installing uv from PyPI"
   python3 -m pip install --quiet --disable-pip-version-check uv
@@ -34,7 +42,10 @@ command -v shellcheck >/dev/null || apt_install shellcheck
 # web UI is tested in Debian's Chromium driven by Playwright.
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || apt_install postgresql
 command -v chromium >/dev/null || apt_install chromium
-say "deployment tools (helm, helm-unittest, samx-dockerlint; built once into .samx/build/bin)"
-./scripts/build-deploy-tools.sh
+if ! wait "$deploy_tools"; then
+  tail -n 40 .samx/build/deploy-tools.log >&2
+  say "the deployment tools did not build (the whole log: .samx/build/deploy-tools.log)"; exit 1
+fi
+grep -h "built \|already built" .samx/build/deploy-tools.log | sed 's/^/  /'
 say "local stack programs (built once into .samx/build)"
 uv run --quiet samx stack build

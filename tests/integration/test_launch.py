@@ -1,7 +1,8 @@
 """Event -> training through the launcher on the real local stack: Kafka, MinIO and the stack's Ray head
 (``samx stack up``'s, with its dashboard's Jobs API). The consumer's max.poll.interval is cut to 6 s and
 the job takes longer than that: the run happens once, the event is committed while it runs, a replayed
-event finds the job and starts none, and a failing job comes back as a dead letter with its reason.
+event finds the job and starts none, and a failing job comes back as a dead letter with its reason, also
+when the consumer that submitted it was stopped and another one started while the job ran.
 
 The job's command is a stand-in that records its start and sleeps (phase 1 and phase 2 themselves are
 tested in test_phase1.py / test_phase2.py); the submit path, the names and Ray's refusal of a second
@@ -38,7 +39,10 @@ import sys, time
 args = sys.argv[1:]
 with open({marks!r}, "a") as marks:
     marks.write(" ".join(args) + "\\n")
-if args[args.index("--run-id") + 1].startswith("failing"):
+run_id = args[args.index("--run-id") + 1]
+if run_id.startswith("late-failing"):  # fails after its consumer was stopped
+    time.sleep(2 * {seconds})
+if "failing" in run_id:
     sys.exit(3)
 time.sleep({seconds})
 """
@@ -67,7 +71,9 @@ def _until(condition, what: str, limit_s: float = 120) -> None:
         time.sleep(0.5)
 
 
-def test_a_run_longer_than_the_poll_interval_runs_once(ray_env, kafka_settings, s3_settings, namespace, tmp_path: Path):
+def _consumer_settings(ray_env, kafka_settings, s3_settings, namespace, tmp_path: Path) -> tuple[Settings, Path]:
+    """The trainer consumer's settings with the stand-in trainer as the job's command, and where the
+    stand-in records its starts."""
     # the consumer's group timing shorter than the run (the default poll interval is 10 minutes)
     short = {"max_poll_interval_s": POLL_INTERVAL_S, "session_timeout_s": POLL_INTERVAL_S}
     consumer_kafka = kafka_settings.model_copy(update=short)
@@ -76,7 +82,6 @@ def test_a_run_longer_than_the_poll_interval_runs_once(ray_env, kafka_settings, 
     store, bucket = ObjectStore(s3_settings), s3_settings.archive_bucket
     store.ensure_buckets(bucket)
     store.put_json(bucket, "meta/one.json", {"image_id": "one"})  # the cheap check only asks "any record?"
-    group = f"{namespace}-trainer"
     launcher_settings = LauncherSettings(
         backend="ray-jobs",
         ray_jobs_address=ray_env["SAMX_LAUNCHER_RAY_JOBS_ADDRESS"],
@@ -85,12 +90,18 @@ def test_a_run_longer_than_the_poll_interval_runs_once(ray_env, kafka_settings, 
         track_every_s=1.0,
     )
     settings = Settings(
-        TrainerSettings(consumer_group=group),
+        TrainerSettings(consumer_group=f"{namespace}-trainer"),
         s3_settings,
         consumer_kafka,
         RaySettings(address=ray_env["SAMX_RAY_ADDRESS"]),
         launcher_settings,
     )
+    return settings, marks
+
+
+def test_a_run_longer_than_the_poll_interval_runs_once(ray_env, kafka_settings, s3_settings, namespace, tmp_path: Path):
+    settings, marks = _consumer_settings(ray_env, kafka_settings, s3_settings, namespace, tmp_path)
+    group = settings.trainer.consumer_group
     consumer = TrainerConsumer(settings, "ci")
     slow, failing = JobRequest("phase1", f"slow-{namespace}"), JobRequest("phase1", f"failing-{namespace}")
     with EventPublisher(kafka_settings) as publisher:
@@ -127,6 +138,55 @@ def test_a_run_longer_than_the_poll_interval_runs_once(ray_env, kafka_settings, 
     with pytest.raises(RuntimeError, match="already exists"):
         client.submit_job(entrypoint="true", submission_id=job_name(slow))
     assert marks.read_text().splitlines() == starts
+
+
+def test_a_job_of_a_stopped_consumer_is_followed_by_the_next_one(
+    ray_env, kafka_settings, s3_settings, namespace, tmp_path: Path
+):
+    """The consumer that submitted a job stops while it runs (a restart, a pod rescheduled); the event is
+    committed, so nothing redelivers it. The next consumer finds the job on the Ray head and, when it
+    fails, dead-letters the event that asked for it."""
+    settings, marks = _consumer_settings(ray_env, kafka_settings, s3_settings, namespace, tmp_path)
+    late = JobRequest("phase1", f"late-failing-{namespace}")
+    requested = Phase1Requested(run_id=late.run_id, profile="ci", requested_by="ops")
+    first = TrainerConsumer(settings, "ci")  # creates the topics
+    with EventPublisher(kafka_settings) as publisher:
+        publisher.publish_and_wait(requested, key=late.run_id)
+    stop = threading.Event()
+    worker = threading.Thread(target=first.run, args=(stop,), daemon=True)
+    worker.start()
+    client = first.launcher.client  # type: ignore[attr-defined]
+    try:
+        _until(lambda: marks.exists() and late.run_id in marks.read_text(), "the job's start")
+        _until(
+            lambda: (
+                _committed(kafka_settings, settings.trainer.consumer_group, kafka_settings.topic(Phase1Requested.TOPIC))
+                == 1
+            ),
+            "the request committed",
+        )
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+    assert not worker.is_alive()
+    assert not client.get_job_status(job_name(late)).is_terminal(), "the job ended before its consumer stopped"
+
+    second = TrainerConsumer(settings, "ci")
+    stop = threading.Event()
+    worker = threading.Thread(target=second.run, args=(stop,), daemon=True)
+    worker.start()
+    try:
+        _until(lambda: second.tracker.pending() == [job_name(late)], "the next consumer following the job", 60)
+        with EventReader(kafka_settings, [DeadLetter.TOPIC], from_beginning=True) as reader:
+            dead = next((d for d in reader.events(timeout_s=120) if d.headers.get("samx-job") == job_name(late)), None)
+        _until(lambda: second.tracker.pending() == [], "the tracker seeing the job end")
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+    assert dead is not None and (dead.reason, dead.error_type) == ("job_failed", "JOB_ENTRYPOINT_COMMAND_ERROR")
+    assert Phase1Requested.from_bytes(dead.value) == requested
+    assert dead.original_topic == kafka_settings.topic(Phase1Requested.TOPIC)
+    assert marks.read_text().splitlines() == [f"phase1 --profile ci --run-id {late.run_id}"]  # started once
 
 
 def _committed(kafka_settings, group: str, topic: str) -> int:

@@ -1,9 +1,13 @@
 """Phase 2 through the real stack: a phase-1 run of real radiographs in MinIO, a label set and its
 ``labels.published`` event on Kafka -> the trainer's consumer runs label injection, patient-grouped
 cross-validation and the final model on Ray Train (local Ray, 2 DDP workers, ci profile) -> the model
-is in the registry, promoted by policy, and ``model.published`` is on Kafka. Bad events next to it are
-dead-lettered and the consumer goes on. The promoted model must beat the majority-class rate on
-radiographs of other patients, scored by ``samx-trainer evaluate``."""
+is in the registry, promoted by policy, and ``model.published`` is on Kafka. One DDP rank is killed
+midway: Ray Train restarts the worker group, which takes the finished models from the checkpoint. Bad
+events next to it are dead-lettered and the consumer goes on. The promoted model must beat the
+majority-class rate on radiographs of other patients, scored by ``samx-trainer evaluate``.
+
+One run does both (the undisturbed path is ``samx demo``'s, tested in e2e/test_pipeline.py): each Ray
+Train fit costs ~50 s of start-up on 2 cores before its first step."""
 
 from __future__ import annotations
 
@@ -15,28 +19,20 @@ import signal
 import threading
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 
-import numpy as np
 import pytest
 import ray
-import torch
 from kafka import KafkaProducer
 from samx_core.archive import LabelSetCluster, LabelSetDocument, label_set_key
 from samx_core.bus import EventPublisher, ensure_topics
 from samx_core.bus.reader import EventReader
 from samx_core.events import ClusteringCompleted, DeadLetter, LabelsPublished, ModelPublished, Phase1Requested
-from samx_core.imaging import load_derivative, to_uint8_square
 from samx_core.model_registry import ModelRegistry
 from samx_core.storage import ObjectStore
-from samx_ml.backbone import Backbone
 from samx_ml.ood import OODDetector
-from samx_ml.profiles import get_profile
 from samx_trainer.__main__ import main as trainer_main
-from samx_trainer.common.storage_fs import archive_storage
 from samx_trainer.consumer import TrainerConsumer
-from samx_trainer.phase2.train import Task, run_classifier_tasks
+from samx_trainer.launch.names import JobRequest, job_name
 from samx_trainer.settings import RaySettings, Settings, TrainerSettings
 
 from tests.support.datasets import load_unifesp_labels
@@ -52,7 +48,6 @@ TRAIN_PER_REGION, EVAL_PER_REGION, DISCARDED = 20, 8, 6
 # 47 s a fit; shipped, 64 px, 4 epochs 0.88/0.88 at 14 s, 8 epochs 0.94/0.94.
 EPOCHS = 5  # ci: 6
 IMAGE_SIZE = 64  # ci: 64, the shipped backbone's size
-RESUME_IMAGE_SIZE = 32  # the killed-worker run only has to last until a worker is killed
 # ci: 64. Measured on these 4 regions (20 epochs, untrained backbone, single process): batch 64 gives
 # 0.44 top-1 on other images, batch 16 gives 0.78 at the same compute (4x the optimizer steps).
 BATCH_SIZE = 16
@@ -112,14 +107,27 @@ def _publish_labelset(store: ObjectStore, publisher: EventPublisher, bucket: str
 
 @pytest.fixture(scope="module")
 def local_ray():
-    # RAY_ENABLE_UV_RUN_RUNTIME_ENV=0 (conftest.py): workers run this venv directly. One Ray for the
-    # module (starting one costs ~15 s of CPU); the killed-worker test, which leaves dead actors, runs last.
+    # RAY_ENABLE_UV_RUN_RUNTIME_ENV=0 (conftest.py): workers run this venv directly.
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=True)
     yield
     ray.shutdown()
 
 
-def test_labels_published_trains_registers_and_promotes_a_classifier(
+def _kill_a_rank_after_two_checkpoints(store: ObjectStore, bucket: str, prefix: str, finished) -> None:
+    """Kill one DDP rank once two checkpoints were seen in MinIO (one kept at a time): the first one is
+    surely registered with the run by then; an upload alone is not (a kill between the two restarts the
+    run from nothing)."""
+    deadline, seen = time.monotonic() + TIME_LIMIT_S, set()
+    while len(seen) < 2:
+        assert time.monotonic() < deadline and not finished(), "no two checkpoints reached MinIO"
+        seen |= {k for k in store.list_keys(bucket, prefix) if k.endswith("phase2.pt")}
+        time.sleep(0.1)
+    victims = ray_train_worker_pids()
+    assert victims and not finished(), "the run ended before a worker could be killed"
+    os.kill(victims[-1], signal.SIGKILL)
+
+
+def test_labels_published_trains_through_a_killed_rank_registers_and_promotes_a_classifier(
     corpus, kafka_settings, s3_settings, test_env, namespace, local_ray, tmp_path, monkeypatch, capsys
 ):
     store, bucket = ObjectStore(s3_settings), s3_settings.archive_bucket
@@ -149,6 +157,9 @@ def test_labels_published_trains_registers_and_promotes_a_classifier(
     started = time.monotonic()
     worker.start()
     try:
+        job = job_name(JobRequest("phase2", "p1-run", 1))
+        ended = lambda: consumer.launcher.status(job).state.terminal  # noqa: E731
+        _kill_a_rank_after_two_checkpoints(store, bucket, "runs/phase2/p1-run.ls1/", ended)
         with EventReader(kafka_settings, [ModelPublished.TOPIC], from_beginning=True) as reader:
             published = next(iter(reader.events(timeout_s=TIME_LIMIT_S)), None)
         with EventReader(kafka_settings, [DeadLetter.TOPIC], from_beginning=True) as reader:
@@ -186,6 +197,10 @@ def test_labels_published_trains_registers_and_promotes_a_classifier(
     summary = json.loads(store.get_bytes(bucket, prefix + "summary.json"))
     assert summary["n_images"] == 4 * TRAIN_PER_REGION and summary["n_discarded"] == DISCARDED
     assert summary["k"] == 3 and summary["n_groups"] < summary["n_images"]  # grouped by patient
+    # the restarted group took the models finished before the kill from the checkpoint, trained the rest
+    restored = summary["restored_tasks"]
+    assert restored and restored == ["fold-1", "fold-2", "fold-3"][: len(restored)], restored
+    assert "taken from the checkpoint" in store.get_bytes(bucket, prefix + "report.md").decode()
     m = published.metrics
     assert m["cv_top1"] > 0.25 + 0.15  # four balanced classes: the majority rate is 0.25
 
@@ -255,42 +270,3 @@ def test_phase1_requests_run_once_and_bad_ones_are_dead_lettered(kafka_settings,
     assert dead is not None and (dead.reason, dead.error_type) == ("handler_error", "Phase1DataError"), dead
     assert dead.headers.get("samx-event-type") == "Phase1Requested"
     assert completed == []
-
-
-def test_a_killed_worker_resumes_phase2_after_the_tasks_it_finished(corpus, s3_settings, local_ray):
-    """Kill one DDP rank once both folds' checkpoints are in MinIO: Ray Train restarts the worker group,
-    which takes the finished folds from the checkpoint and trains only the final model."""
-    store = ObjectStore(s3_settings)
-    store.ensure_buckets(s3_settings.archive_bucket)
-    train = [r for r in corpus["train"] if r.cluster < 8]
-    images = torch.from_numpy(np.stack([to_uint8_square(load_derivative(r.data), RESUME_IMAGE_SIZE) for r in train]))
-    targets = np.eye(len(REGIONS), dtype=np.float32)[[r.cluster // 2 for r in train]]
-    idx = np.arange(len(train))
-    tasks = [Task(f"fold-{k + 1}", idx[idx % 2 != k], idx[idx % 2 == k]) for k in range(2)]
-    tasks.append(Task("final", idx, idx[:8], keep_weights=True))
-    cfg = replace(get_profile("ci").classifier, image_size=RESUME_IMAGE_SIZE, epochs=4, batch_size=BATCH_SIZE)
-    trainer = TrainerSettings(num_workers=2, max_failures=2)
-    prefix = "runs/phase2/resume-test"
-    backbone = Backbone("resnet18").state_dict()
-    with ThreadPoolExecutor(1) as pool:
-        future = pool.submit(
-            run_classifier_tasks, images[:, None], targets, backbone, "resnet18", cfg, tasks, trainer,
-            *archive_storage(s3_settings, prefix),
-        )  # fmt: skip
-        # two checkpoints seen in MinIO (one kept at a time): the first one is surely registered with the
-        # run by now, an upload alone is not (a kill between the two restarts from nothing)
-        deadline, seen = time.monotonic() + 240, set()
-        while len(seen) < 2:
-            assert time.monotonic() < deadline and not future.done(), "no two checkpoints reached MinIO"
-            seen |= {k for k in store.list_keys(s3_settings.archive_bucket, prefix + "/") if k.endswith("phase2.pt")}
-            time.sleep(0.1)
-        victims = ray_train_worker_pids()
-        assert victims and not future.done(), "the run ended before a worker could be killed"
-        os.kill(victims[-1], signal.SIGKILL)
-        results = future.result(timeout=300)
-    assert [r.name for r in results] == [t.name for t in tasks]
-    assert results[0].restored, "fold-1 was trained again instead of taken from the checkpoint"
-    assert not results[-1].restored and results[-1].weights is not None
-    for task, result in zip(tasks, results, strict=True):
-        assert result.probs.shape == (len(task.evaluate), len(REGIONS))
-        np.testing.assert_allclose(result.probs.sum(1), 1.0, atol=1e-4)

@@ -1,5 +1,5 @@
 """samx_trainer.launch without servers: job names (one per run, valid for Ray and Kubernetes), what a job
-runs, the settings a Ray job is handed, and the kuberay backend in dry-run."""
+runs, the settings a Ray job is handed, the event kept with a job, and the kuberay backend in dry-run."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import socket
 import pytest
 import yaml
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from samx_core.events import LabelsPublished, ObjectRef, Phase1Requested
 from samx_trainer.launch.factory import settings_env
-from samx_trainer.launch.kuberay import KubeRayLauncher
+from samx_trainer.launch.kuberay import KubeRayLauncher, build_rayjob, status_of
 from samx_trainer.launch.names import MAX_NAME, JobRequest, job_name
-from samx_trainer.launch.port import JobState
+from samx_trainer.launch.port import JobState, Origin
 from samx_trainer.launch.ray_jobs import RayJobsLauncher
 from samx_trainer.settings import TrainerSettings
 
@@ -104,3 +105,32 @@ def test_kuberay_dry_run_prints_the_rayjob_and_follows_nothing(tmp_path, capsys)
     assert job["metadata"]["labels"] == {"samx.io/phase": "phase2", "samx.io/run": submitted.name.rsplit("-", 1)[1]}
     assert yaml.safe_load((tmp_path / "phase2.yaml").read_text()) == template  # the template is left as it is
     assert launcher.status(submitted.name).state is JobState.UNKNOWN
+    assert launcher.unfinished() == []  # a dry run created nothing
+
+
+def test_the_event_that_asked_for_a_job_is_kept_with_it_and_read_back() -> None:
+    """A later consumer rebuilds the origin from the job's metadata or annotations; metadata it cannot
+    read (a job submitted by hand, an event of another version) is no origin, not an error."""
+    ref = ObjectRef(bucket="archive", key="labelsets/run-7/v2.json", sha256="0" * 64, size_bytes=10)
+    published = LabelsPublished(
+        run_id="run-7", labelset_version=2, labelset=ref, classes=["chest", "knee"], n_clusters_named=2,
+        n_clusters_discarded=0, n_images_named=5, published_by="radiologist",
+    )  # fmt: skip
+    for event in (Phase1Requested(run_id="run-7", profile="ci", requested_by="ops"), published):
+        origin = Origin("samx.v1.topic", event)
+        for prefix in ("samx.", "samx.io/"):
+            assert Origin.from_fields(origin.to_fields(prefix), prefix) == origin
+    fields = Origin("t", published).to_fields("samx.")
+    assert Origin.from_fields({}, "samx.") is None
+    assert Origin.from_fields({**fields, "samx.event-type": "NoSuchEvent"}, "samx.") is None
+    assert Origin.from_fields({**fields, "samx.event": '{"run_id": 5}'}, "samx.") is None
+    template = {"metadata": {"name": "samx-phase2"}, "spec": {"entrypoint": "samx-trainer phase2 --profile gpu"}}
+    job = build_rayjob(template, JobRequest("phase2", "run-7", 2), Origin("t", published))
+    assert Origin.from_fields(job["metadata"]["annotations"], "samx.io/") == Origin("t", published)
+
+
+def test_a_rayjob_state_from_its_status() -> None:
+    assert status_of({}).state is JobState.PENDING  # the operator has not written a status yet
+    assert status_of({"status": {"jobStatus": "RUNNING"}}).state is JobState.RUNNING
+    failed = status_of({"status": {"jobStatus": "", "jobDeploymentStatus": "Failed", "reason": "SubmissionFailed"}})
+    assert (failed.state, failed.reason_type) == (JobState.FAILED, "SubmissionFailed")

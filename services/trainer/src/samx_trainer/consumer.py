@@ -8,7 +8,8 @@ without assignments or backbone are the event's fault and dead-lettered by the b
 model already in the registry is acknowledged. The job is named from the run (``launch.names``), so a
 redelivered or replayed event finds its job (running or ended) and starts no second run. The event is
 committed once the job is submitted; the tracker follows the job to its end and dead-letters a failed one
-(reason ``job_failed``, the job's error type).
+(reason ``job_failed``, the job's error type), also a job that an earlier consumer submitted (the event
+travels with the job).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from samx_core.storage import ObjectStore
 
 from samx_trainer.launch.factory import make_launcher
 from samx_trainer.launch.names import JobRequest
-from samx_trainer.launch.port import JobState, Launcher
+from samx_trainer.launch.port import JobState, Launcher, Origin
 from samx_trainer.launch.tracker import JobTracker, Tracked
 from samx_trainer.phase1.data import Phase1DataError
 from samx_trainer.phase2.archive import read_labelset
@@ -100,8 +101,9 @@ class TrainerConsumer:
         self._submit(request, event, LabelsPublished.TOPIC)
 
     def _submit(self, request: JobRequest, event: Event, topic: str) -> None:
+        origin = Origin(self.settings.kafka.topic(topic), event)
         try:
-            submitted = self.launcher.submit(request)
+            submitted = self.launcher.submit(request, origin)
         except (OSError, RuntimeError) as exc:
             # the job backend is down (Ray head restarting, API server unreachable), not the event: retry
             raise RetryableError(f"launcher {self.launcher.backend}: {type(exc).__name__}") from exc
@@ -114,7 +116,7 @@ class TrainerConsumer:
             log.info("run %s: job %s exists already (%s): no second run", request.run_id, submitted.name, state)
             if state.terminal or state is JobState.UNKNOWN:
                 return
-        self.tracker.track(Tracked(submitted.name, event, self.settings.kafka.topic(topic)))
+        self.tracker.track(Tracked(submitted.name, origin))
 
     def _counted(self, topic: str, outcome: HandlerOutcome, seconds: float) -> None:
         self._seen += 1  # handled or dead-lettered: a test (SAMX_LAUNCHER_MAX_EVENTS) stops after its messages

@@ -9,7 +9,7 @@ import logging
 import threading
 
 from samx_trainer.launch.names import JobRequest, job_name
-from samx_trainer.launch.port import JobState, JobStatus, Submitted
+from samx_trainer.launch.port import JobState, JobStatus, Origin, Submitted, Unfinished
 from samx_trainer.launch.run import run_request
 from samx_trainer.settings import Settings
 
@@ -24,7 +24,7 @@ class InProcessLauncher:
         self._lock = threading.Lock()
         self._states: dict[str, JobStatus] = {}
 
-    def submit(self, request: JobRequest) -> Submitted:
+    def submit(self, request: JobRequest, origin: Origin | None = None) -> Submitted:
         name = job_name(request)
         with self._lock:
             if name in self._states:
@@ -46,3 +46,7 @@ class InProcessLauncher:
     def status(self, name: str) -> JobStatus:
         with self._lock:
             return self._states.get(name, JobStatus(JobState.UNKNOWN))
+
+    def unfinished(self) -> list[Unfinished]:
+        # a thread's job ends with its process: a consumer started later has none to follow
+        return []

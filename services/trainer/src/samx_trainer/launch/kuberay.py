@@ -21,9 +21,10 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]  # no stubs in the lock (PyYAML)
 
 from samx_trainer.launch.names import JobRequest, job_name
-from samx_trainer.launch.port import JobState, JobStatus, Submitted
+from samx_trainer.launch.port import JobState, JobStatus, Origin, Submitted, Unfinished
 
 log = logging.getLogger(__name__)
+ANNOTATION_PREFIX = "samx.io/"
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 #: RayJob .status.jobStatus (the Ray job inside) -> ours
 _STATES = {
@@ -35,8 +36,9 @@ _STATES = {
 }
 
 
-def build_rayjob(template: dict[str, Any], request: JobRequest) -> dict[str, Any]:
-    """The RayJob of one run from its phase's template (a copy; the template is left as it is)."""
+def build_rayjob(template: dict[str, Any], request: JobRequest, origin: Origin | None = None) -> dict[str, Any]:
+    """The RayJob of one run from its phase's template (a copy; the template is left as it is), with the
+    event that asked for it as annotations when given."""
     job: dict[str, Any] = json.loads(json.dumps(template))
     name = job_name(request, base=job["metadata"]["name"])
     job["metadata"]["name"] = name
@@ -45,9 +47,21 @@ def build_rayjob(template: dict[str, Any], request: JobRequest) -> dict[str, Any
     annotations["samx.io/run-id"] = request.run_id
     if request.labelset_version is not None:
         annotations["samx.io/labelset-version"] = str(request.labelset_version)
+    if origin is not None:
+        annotations.update(origin.to_fields(ANNOTATION_PREFIX))
     # the profile is the template's (reviewed with its resources), not the event's
     job["spec"]["entrypoint"] = f"{job['spec']['entrypoint']} {shlex.join(request.run_args())}"
     return job
+
+
+def status_of(job: dict[str, Any]) -> JobStatus:
+    """A RayJob's state from its ``.status`` (PENDING until the operator has written one)."""
+    status = job.get("status") or {}
+    state = _STATES.get(str(status.get("jobStatus", "")), JobState.PENDING)
+    if status.get("jobDeploymentStatus") == "Failed" and not state.terminal:
+        state = JobState.FAILED  # the cluster or the submitter failed before the Ray job could end
+    reason = str(status.get("reason") or "rayjob_failed") if state is JobState.FAILED else None
+    return JobStatus(state, reason)
 
 
 class KubeRayLauncher:
@@ -59,8 +73,8 @@ class KubeRayLauncher:
     def template(self, phase: str) -> dict[str, Any]:
         return yaml.safe_load((self.templates / f"{phase}.yaml").read_text())
 
-    def submit(self, request: JobRequest) -> Submitted:
-        job = build_rayjob(self.template(request.phase), request)
+    def submit(self, request: JobRequest, origin: Origin | None = None) -> Submitted:
+        job = build_rayjob(self.template(request.phase), request, origin)
         name = job["metadata"]["name"]
         if self.dry_run:
             print(json.dumps(job, sort_keys=True), flush=True)
@@ -86,12 +100,20 @@ class KubeRayLauncher:
             if exc.code == 404:  # gone after ttlSecondsAfterFinished
                 return JobStatus(JobState.UNKNOWN)
             raise
-        status = job.get("status") or {}
-        state = _STATES.get(str(status.get("jobStatus", "")), JobState.PENDING)
-        if status.get("jobDeploymentStatus") == "Failed" and not state.terminal:
-            state = JobState.FAILED  # the cluster or the submitter failed before the Ray job could end
-        reason = str(status.get("reason") or "rayjob_failed") if state is JobState.FAILED else None
-        return JobStatus(state, reason)
+        return status_of(job)
+
+    def unfinished(self) -> list[Unfinished]:
+        if self.dry_run:
+            return []  # nothing was created
+        jobs = self._request(
+            "GET", f"/apis/ray.io/v1/namespaces/{self._namespace()}/rayjobs?labelSelector=samx.io%2Frun"
+        )
+        out = []
+        for job in jobs.get("items", []):
+            origin = Origin.from_fields(job["metadata"].get("annotations") or {}, ANNOTATION_PREFIX)
+            if origin is not None and not status_of(job).state.terminal:
+                out.append(Unfinished(job["metadata"]["name"], origin))
+        return out
 
     # -- the Kubernetes API with the pod's ServiceAccount -----------------------------------------
     def _namespace(self) -> str:

@@ -22,9 +22,10 @@ from ray.job_submission import JobStatus as RayJobStatus
 from ray.job_submission import JobSubmissionClient
 
 from samx_trainer.launch.names import JobRequest, job_name
-from samx_trainer.launch.port import JobState, JobStatus, Submitted
+from samx_trainer.launch.port import JobState, JobStatus, Origin, Submitted, Unfinished
 
 log = logging.getLogger(__name__)
+METADATA_PREFIX = "samx."
 
 _STATES = {
     RayJobStatus.PENDING: JobState.PENDING,
@@ -60,7 +61,7 @@ class RayJobsLauncher:
     def command(self, request: JobRequest) -> str:
         return f"{self.entrypoint} {shlex.join([request.phase, '--profile', request.profile, *request.run_args()])}"
 
-    def submit(self, request: JobRequest) -> Submitted:
+    def submit(self, request: JobRequest, origin: Origin | None = None) -> Submitted:
         name = job_name(request)
         if self._known(name):
             return Submitted(name, created=False)
@@ -69,7 +70,11 @@ class RayJobsLauncher:
                 entrypoint=self.command(request),
                 submission_id=name,
                 runtime_env={"env_vars": self.env},
-                metadata={"samx.phase": request.phase, "samx.run-id": request.run_id},
+                metadata={
+                    f"{METADATA_PREFIX}phase": request.phase,
+                    f"{METADATA_PREFIX}run-id": request.run_id,
+                    **(origin.to_fields(METADATA_PREFIX) if origin else {}),
+                },
             )
         except RuntimeError as exc:  # the SDK's form of an HTTP error; a duplicate id is a 400
             if "already exists" in str(exc):
@@ -101,3 +106,12 @@ class RayJobsLauncher:
             # job's output and stays out of logs and dead letters
             reason = str(info.error_type or "ray_job_failed")
         return JobStatus(state, reason)
+
+    def unfinished(self) -> list[Unfinished]:
+        out = []
+        for info in self.client.list_jobs():
+            origin = Origin.from_fields(info.metadata or {}, METADATA_PREFIX)
+            state = _STATES.get(info.status, JobState.UNKNOWN)
+            if origin is not None and info.submission_id and not state.terminal:
+                out.append(Unfinished(info.submission_id, origin))
+        return out

@@ -1,7 +1,11 @@
 """Following submitted jobs to their end, beside the poll loop (which commits an event once its job is
 submitted). A job that fails must not go unnoticed: it is logged with its reason type and a DeadLetter
 (reason ``job_failed``) carries the event that asked for it, so it can be replayed once the cause is
-fixed. Nothing of the job's output goes anywhere (it can quote data)."""
+fixed. Nothing of the job's output goes anywhere (it can quote data).
+
+A consumer that starts (a restart, a second pod after the first one died) first asks the backend for the
+jobs still running and follows them too: the event that asked for each travels with the job
+(``launch.port.Origin``), so an earlier consumer's job that fails is dead-lettered all the same."""
 
 from __future__ import annotations
 
@@ -11,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from samx_core.bus import EventPublisher
-from samx_core.events import DeadLetter, Event
+from samx_core.events import DeadLetter
 
-from samx_trainer.launch.port import JobState, JobStatus, Launcher
+from samx_trainer.launch.port import JobState, JobStatus, Launcher, Origin
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +25,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Tracked:
     name: str
-    event: Event
-    topic: str  # as named on the broker
+    origin: Origin
 
 
 class JobTracker:
@@ -57,8 +60,25 @@ class JobTracker:
             self._thread.join(timeout)
 
     def _loop(self, stop: threading.Event) -> None:
-        while not stop.wait(self.every_s):
+        recovered = False
+        while True:
+            recovered = recovered or self.recover()
             self.check()
+            if stop.wait(self.every_s):
+                return
+
+    def recover(self) -> bool:
+        """Follow the backend's unfinished jobs (an earlier consumer's among them); False: ask again."""
+        try:
+            jobs = self.launcher.unfinished()
+        except Exception as exc:  # the backend not answering yet (a Ray head coming up): next round
+            log.warning("unfinished jobs: not known yet (%s); asking again", type(exc).__name__)
+            return False
+        for job in jobs:
+            self.track(Tracked(job.name, job.origin))
+        if jobs:
+            log.info("following %d unfinished job(s): %s", len(jobs), ", ".join(j.name for j in jobs))
+        return True
 
     def check(self) -> None:
         for name in self.pending():
@@ -76,6 +96,7 @@ class JobTracker:
             self._report(tracked, status)
 
     def _report(self, tracked: Tracked, status: JobStatus) -> None:
+        event = tracked.origin.event
         if status.state is JobState.SUCCEEDED:
             log.info("job %s succeeded", tracked.name)
         else:
@@ -83,13 +104,13 @@ class JobTracker:
             self.publisher.publish(
                 DeadLetter(
                     consumer_group=self.group,
-                    original_topic=tracked.topic,
+                    original_topic=tracked.origin.topic,
                     # the tracker has the event, not its record: where it was on the topic is not known here
                     partition=0,
                     offset=0,
-                    key=getattr(tracked.event, "run_id", "").encode() or None,
-                    value=tracked.event.to_bytes(),
-                    headers={"samx-event-type": type(tracked.event).__name__, "samx-job": tracked.name},
+                    key=getattr(event, "run_id", "").encode() or None,
+                    value=event.to_bytes(),
+                    headers={"samx-event-type": type(event).__name__, "samx-job": tracked.name},
                     reason="job_failed",
                     error_type=(status.reason_type or status.state.value)[:200],
                     detail=f"training job {tracked.name} ended {status.state.value}; see the backend's job logs",

@@ -144,6 +144,8 @@ def _run_phase1(
         "pretext_final_loss": pretext.losses[-1] if pretext.losses else None,
         "pretext_images_per_s": float(np.mean(pretext.images_per_s)) if pretext.images_per_s else None,
         "pretext_compute": pretext.compute,
+        # epochs a restarted worker group continued from (a lost rank or node): empty on an undisturbed run
+        "pretext_resumed_at": pretext.resumed_at,
         "checkpoint": pretext.checkpoint_path,
         "scan": c.scan,
         "seconds": time.perf_counter() - t0,

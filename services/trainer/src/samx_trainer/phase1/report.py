@@ -11,6 +11,7 @@ def render_report(summary: dict, clusters: list[dict], metrics: dict | None) -> 
         f"(skipped unreadable: {summary['n_skipped']}), K = {summary['n_clusters']}",
         f"- starting weights: {_init(summary)}",
         _pretext_line(summary),
+        *_restarts(summary.get("pretext_resumed_at") or []),
         f"- compute: {describe_compute(summary.get('pretext_compute') or {})}",
         f"- SCAN: kept head {summary['scan']['best_head']} of {len(summary['scan']['head_losses'])}, "
         f"self-labeling {'on' if summary['scan']['self_label'].get('enabled') else 'off'}",
@@ -44,6 +45,13 @@ def _init(summary: dict) -> str:
     if init == "scratch":
         return "none (trained from scratch)"
     return f"the shipped backbone `{init}` ({summary.get('init_mode')})"
+
+
+def _restarts(resumed_at: list[int]) -> list[str]:
+    if not resumed_at:
+        return []
+    epochs = ", ".join(str(e) for e in resumed_at)
+    return [f"- restarts: the worker group restarted {len(resumed_at)} time(s), resumed after epoch(s) {epochs}"]
 
 
 def _pretext_line(summary: dict) -> str:

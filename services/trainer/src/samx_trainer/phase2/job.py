@@ -183,6 +183,8 @@ def run_phase2(
         "num_workers": ts.num_workers,
         "images_per_s": float(np.mean([r.images_per_s for r in results])),
         "compute": final.compute or {},
+        # models taken from the checkpoint after the worker group restarted (a lost rank or node)
+        "restored_tasks": [r.name for r in results if r.restored],
         "losses": {r.name: r.losses for r in results},
         "seconds": time.perf_counter() - t0,
     }

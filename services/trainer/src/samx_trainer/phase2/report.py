@@ -51,6 +51,12 @@ def _row(name: str, rep: dict) -> str:
     return f"| {name} | {rep['n']} | {figures} |"
 
 
+def _restored(tasks: list[str]) -> list[str]:
+    if not tasks:
+        return []
+    return [f"- restarts: the worker group restarted; {', '.join(tasks)} taken from the checkpoint, not trained again"]
+
+
 def render_report(summary: dict, cv: dict, holdout: dict, threshold: dict) -> str:
     lines = [
         f"# Phase 2 model `{summary['model_version']}`",
@@ -66,6 +72,7 @@ def render_report(summary: dict, cv: dict, holdout: dict, threshold: dict) -> st
         f"{holdout['n']} radiographs; {summary['epochs']} epochs per model on {summary['num_workers']} Ray Train "
         f"worker(s), {summary['images_per_s']:.1f} images/s, balance `{summary['balance']}`",
         f"- compute: {describe_compute(summary.get('compute') or {})}",
+        *_restored(summary.get("restored_tasks") or []),
         f"- uncertain threshold {threshold['threshold']:.3f}: accuracy {threshold['accuracy_above']:.3f} on the "
         f"{100 * threshold['coverage']:.0f}% of validation predictions at or above it "
         f"(target {'met' if threshold['target_met'] else 'not met'})",
