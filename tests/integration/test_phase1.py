@@ -12,8 +12,6 @@ import csv
 import hashlib
 import io
 import json
-import os
-import signal
 import threading
 import time
 import urllib.request
@@ -37,7 +35,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import normalized_mutual_info_score
 
 from tests.support.datasets import load_unifesp_labels
-from tests.support.processes import ray_train_worker_pids
+from tests.support.processes import kill_a_rank_after_two_checkpoints
 from tests.support.stream import Stream, collect_outcomes
 
 pytestmark = pytest.mark.integration
@@ -143,18 +141,6 @@ class MetricsScraper:
         self._thread.join(timeout=10)
 
 
-def _kill_a_rank_after_two_checkpoints(store: ObjectStore, bucket: str, prefix: str, finished) -> None:
-    """Kill one DDP rank once two checkpoints are in MinIO: the first one is surely registered with the
-    run by then (an upload alone is not: a kill between the two restarts the run from epoch 0)."""
-    deadline = time.monotonic() + 300  # a bound on waiting, not a speed requirement
-    while sum(k.endswith("pretext.pt") for k in store.list_keys(bucket, prefix)) < 2:
-        assert time.monotonic() < deadline and not finished(), "no two checkpoints reached MinIO"
-        time.sleep(0.5)
-    victims = ray_train_worker_pids()
-    assert victims and not finished(), "no Ray Train worker process found"
-    os.kill(victims[-1], signal.SIGKILL)
-
-
 def test_phase1_sorts_the_archive_through_a_killed_rank_and_beats_the_pixel_floor(
     corpus, kafka_settings, s3_settings, ingest_workers, local_ray, tmp_path
 ):
@@ -174,7 +160,7 @@ def test_phase1_sorts_the_archive_through_a_killed_rank_and_beats_the_pixel_floo
     started = time.monotonic()
     with MetricsScraper(local_ray) as metrics, ThreadPoolExecutor(1) as pool:
         future = pool.submit(run_phase1, settings, "ci", run_id="phase1-test", labels_csv=labels_csv)
-        _kill_a_rank_after_two_checkpoints(store, bucket, "runs/phase1/phase1-test/pretext/", future.done)
+        kill_a_rank_after_two_checkpoints(store, bucket, "runs/phase1/phase1-test/pretext/", "pretext.pt", future.done)
         event = future.result(timeout=600)
         took = time.monotonic() - started
         wait_until(

@@ -14,8 +14,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
-import signal
 import threading
 import time
 from collections import defaultdict
@@ -37,7 +35,7 @@ from samx_trainer.settings import RaySettings, Settings, TrainerSettings
 
 from tests.support.datasets import load_unifesp_labels
 from tests.support.phase1_artifacts import Radiograph, write_phase1_run
-from tests.support.processes import ray_train_worker_pids
+from tests.support.processes import kill_a_rank_after_two_checkpoints
 
 pytestmark = pytest.mark.integration
 
@@ -113,20 +111,6 @@ def local_ray():
     ray.shutdown()
 
 
-def _kill_a_rank_after_two_checkpoints(store: ObjectStore, bucket: str, prefix: str, finished) -> None:
-    """Kill one DDP rank once two checkpoints were seen in MinIO (one kept at a time): the first one is
-    surely registered with the run by then; an upload alone is not (a kill between the two restarts the
-    run from nothing)."""
-    deadline, seen = time.monotonic() + TIME_LIMIT_S, set()
-    while len(seen) < 2:
-        assert time.monotonic() < deadline and not finished(), "no two checkpoints reached MinIO"
-        seen |= {k for k in store.list_keys(bucket, prefix) if k.endswith("phase2.pt")}
-        time.sleep(0.1)
-    victims = ray_train_worker_pids()
-    assert victims and not finished(), "the run ended before a worker could be killed"
-    os.kill(victims[-1], signal.SIGKILL)
-
-
 def test_labels_published_trains_through_a_killed_rank_registers_and_promotes_a_classifier(
     corpus, kafka_settings, s3_settings, test_env, namespace, local_ray, tmp_path, monkeypatch, capsys
 ):
@@ -159,7 +143,7 @@ def test_labels_published_trains_through_a_killed_rank_registers_and_promotes_a_
     try:
         job = job_name(JobRequest("phase2", "p1-run", 1))
         ended = lambda: consumer.launcher.status(job).state.terminal  # noqa: E731
-        _kill_a_rank_after_two_checkpoints(store, bucket, "runs/phase2/p1-run.ls1/", ended)
+        kill_a_rank_after_two_checkpoints(store, bucket, "runs/phase2/p1-run.ls1/", "phase2.pt", ended, TIME_LIMIT_S)
         with EventReader(kafka_settings, [ModelPublished.TOPIC], from_beginning=True) as reader:
             published = next(iter(reader.events(timeout_s=TIME_LIMIT_S)), None)
         with EventReader(kafka_settings, [DeadLetter.TOPIC], from_beginning=True) as reader:

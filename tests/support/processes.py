@@ -4,8 +4,13 @@ nothing else on the machine."""
 from __future__ import annotations
 
 import os
+import signal
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+
+from samx_core.storage import ObjectStore
 
 
 def descendants(pid: int) -> list[int]:
@@ -35,3 +40,20 @@ def ray_train_worker_pids() -> list[int]:
         except OSError:
             continue
     return pids
+
+
+def kill_a_rank_after_two_checkpoints(
+    store: ObjectStore, bucket: str, prefix: str, state_file: str, finished: Callable[[], bool], limit_s: float = 300
+) -> None:
+    """SIGKILL one Ray Train worker once two checkpoints (``state_file`` under ``prefix``) were seen in
+    MinIO: the first one is surely registered with the run by then; an upload alone is not (a kill
+    between the two restarts the run from nothing). Seen, not present: a run may keep one at a time.
+    ``limit_s`` bounds the wait (no hang); it is not a speed requirement."""
+    deadline, seen = time.monotonic() + limit_s, set()
+    while len(seen) < 2:
+        assert time.monotonic() < deadline and not finished(), "no two checkpoints reached MinIO"
+        seen |= {k for k in store.list_keys(bucket, prefix) if k.endswith(state_file)}
+        time.sleep(0.1)
+    victims = ray_train_worker_pids()
+    assert victims and not finished(), "the run ended before a worker could be killed"
+    os.kill(victims[-1], signal.SIGKILL)
