@@ -165,7 +165,9 @@ def _run_trainer(args: list[str], workers: int | None = None) -> int:
 
     # Ray workers on this machine share the CLI's venv; Ray's per-worker 'uv run' environment would only
     # rebuild it (a minute per run).
-    env = {"RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0", **os.environ, **stack_environment(get_cli_settings())}
+    from samx_cli.stack.components import NO_UV_HOOK_ENV
+
+    env = {**NO_UV_HOOK_ENV, **os.environ, **stack_environment(get_cli_settings())}
     if workers:
         env["SAMX_TRAINER_NUM_WORKERS"] = str(workers)
     exe = shutil.which("samx-trainer") or str(Path(sys.executable).parent / "samx-trainer")

@@ -22,6 +22,7 @@ from samx_core.settings import KafkaSettings
 
 from samx_cli.http_client import ServiceClient, ServiceError
 from samx_cli.services import service_executable
+from samx_cli.stack.components import NO_UV_HOOK_ENV
 
 
 def new_run_id() -> str:
@@ -43,7 +44,7 @@ def run_phase1(
     command = [service_executable("samx-trainer"), "phase1", "--profile", profile, "--run-id", run_id]
     command += ["--labels", str(labels.resolve())] if labels.exists() else []
     with EventReader(kafka, [ClusteringCompleted.TOPIC]) as reader:
-        child_env = {**os.environ, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0", **env}
+        child_env = {**os.environ, **NO_UV_HOOK_ENV, **env}
         rc = subprocess.run(command, env=child_env, check=False).returncode
         if rc != 0:
             raise RuntimeError(f"phase 1 failed (exit code {rc})")

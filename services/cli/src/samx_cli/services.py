@@ -15,6 +15,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from samx_cli.stack.components import NO_UV_HOOK_ENV
 from samx_cli.stack.ports import free_port, wait_until
 from samx_cli.stack.processes import ManagedProcess
 
@@ -114,7 +115,7 @@ def start_labeling(
 
 def start_trainer_consumer(state_dir: Path, env: dict[str, str], profile: str) -> ManagedProcess:
     """Phase 2 for every ``labels.published``; promotes what it trains (the demo's policy)."""
-    child = {**env, "SAMX_TRAINER_AUTO_PROMOTE": "true", "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+    child = {**env, "SAMX_TRAINER_AUTO_PROMOTE": "true", **NO_UV_HOOK_ENV}
     command = [service_executable("samx-trainer"), "consume", "--profile", profile]
     return _start(state_dir, "trainer-consumer", command, child, None, 0)
 
@@ -138,7 +139,7 @@ def start_serving(state_dir: Path, env: dict[str, str], port: int | None = None)
         **env,
         "SAMX_SERVING_HTTP_HOST": "127.0.0.1",
         "SAMX_SERVING_HTTP_PORT": str(port),
-        "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
+        **NO_UV_HOOK_ENV,
     }
     url = f"http://127.0.0.1:{port}"
     process = _start(state_dir, "serving", [service_executable("samx-serving"), "deploy"], child, f"{url}/readyz", 300)
