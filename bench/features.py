@@ -88,9 +88,11 @@ def main() -> int:
     base = rows["raw pixels 32x32"]
     print(f"{len(ref)} labeled references, {len(test_idx)} queries; baseline {base}", flush=True)
     started = time.perf_counter()
+    pooled = {}  # (name, size) -> {layer: features}
     for size in (int(s) for s in args.sizes.split(",")):
         for name, net in nets.items():
-            for layer, features in pooled_stages(net, images, size).items():
+            pooled[name, size] = pooled_stages(net, images, size)
+            for layer, features in pooled[name, size].items():
                 rows[f"{name} {size}px {layer}"] = scores(features)
     print(f"{'features':34s} {'k-NN top-1':>10s} {'/ pixels':>8s} {'probe top-1':>11s} {'/ pixels':>8s}")
     for name, s in rows.items():
@@ -98,7 +100,8 @@ def main() -> int:
         print(f"{name:34s} {knn:10.3f} {knn / base['knn_top1']:8.2f} {probe:11.3f} {probe / base['probe_top1']:8.2f}")
 
     size = shipped.image_size  # where do the shipped features fail? per class, at the size it was trained at
-    x = F.normalize(pooled_stages(nets[shipped.name], images, size)["layer4"], dim=1)
+    stages = pooled.get((shipped.name, size)) or pooled_stages(nets[shipped.name], images, size)
+    x = F.normalize(stages["layer4"], dim=1)
     pred = _knn_vote(x[test_idx], x[ref], ref_hot).argmax(1)
     hit = test_y.multi_hot[np.arange(len(test_idx)), pred] > 0
     per_class = collections.Counter()

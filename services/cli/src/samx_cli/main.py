@@ -11,6 +11,7 @@ from rich.table import Table
 from samx_core.bus import PublishFailedError, RetryableError
 
 from samx_cli.config import get_cli_settings, stack_environment
+from samx_cli.stack.components import NO_UV_HOOK_ENV
 from samx_cli.stack.manager import ALL_COMPONENTS, LocalStack
 
 app = typer.Typer(help="SAM-X: sort musculoskeletal radiographs by anatomical entity.", no_args_is_help=True)
@@ -165,8 +166,6 @@ def _run_trainer(args: list[str], workers: int | None = None) -> int:
 
     # Ray workers on this machine share the CLI's venv; Ray's per-worker 'uv run' environment would only
     # rebuild it (a minute per run).
-    from samx_cli.stack.components import NO_UV_HOOK_ENV
-
     env = {**NO_UV_HOOK_ENV, **os.environ, **stack_environment(get_cli_settings())}
     if workers:
         env["SAMX_TRAINER_NUM_WORKERS"] = str(workers)
