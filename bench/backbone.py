@@ -44,6 +44,13 @@ def _get(d: dict, path: tuple[str, ...]):
     return d
 
 
+def _cell(value) -> str:
+    """A figure as the markdown table shows it: '-' when missing, three decimals for a float."""
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
 def _robust_mean(res: dict) -> float | None:
     """Mean top-1 over the corruptions, as a fraction of the clean top-1 (bench/robustness.py's figure)."""
     rob, clean = _get(res, ("phase2", "robustness")), _get(res, ("phase2", "injected", "top1"))
@@ -78,8 +85,7 @@ def main() -> int:
         results[variant]["ok"] = rc == 0
     labels = [label for label, _ in FIGURES] + ["corrupted mean / clean", "wall s"]
     head = f"| figure | {' | '.join(results)} |\n| --- |{' --- |' * len(results)}\n"
-    fmt = lambda v: "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))  # noqa: E731
-    rows = "".join(f"| {label} | {' | '.join(fmt(r[label]) for r in results.values())} |\n" for label in labels)
+    rows = "".join(f"| {label} | {' | '.join(_cell(r[label]) for r in results.values())} |\n" for label in labels)
     table = (
         f"# Backbone: scratch vs `{shipped.name}` (frozen, adapted)\n\n"
         f"Profile `{args.profile}`, {args.budget_s:.0f} s per variant on this machine, dev protocol "

@@ -30,7 +30,7 @@ from rich.table import Table
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "cold-start.json"
 REPLICA = (
-    "import torch, samx_serving.model_server; from samx_ml.backbone import Backbone; "
+    "import torch, samx_serving.ingress; from samx_ml.backbone import Backbone; "
     "from samx_ml.classifier import Classifier; m = Classifier(Backbone('resnet18'), 22).eval(); "
     "m(torch.zeros(1, 1, 64, 64))"
 )

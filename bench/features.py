@@ -37,6 +37,7 @@ from samx_ml import metrics as M  # noqa: E402
 from samx_ml.augment import eval_transform  # noqa: E402
 from samx_ml.backbone import Backbone  # noqa: E402
 from samx_ml.labelsets import parse_label_sets  # noqa: E402
+from samx_ml.neighbors import pixel_features  # noqa: E402
 from samx_ml.pretrained import resolve_init, shipped_model  # noqa: E402
 
 
@@ -83,7 +84,7 @@ def main() -> int:
     if shipped is None:
         raise SystemExit("no shipped backbone to measure")
     nets = {shipped.name: shipped_model(shipped).backbone, "random init": Backbone(shipped.arch)}
-    pixels = F.interpolate(images.float() / 255, size=(32, 32), mode="area").flatten(1)
+    pixels = pixel_features(images)
     rows = {"raw pixels 32x32": scores(pixels - pixels.mean(0))}
     base = rows["raw pixels 32x32"]
     print(f"{len(ref)} labeled references, {len(test_idx)} queries; baseline {base}", flush=True)

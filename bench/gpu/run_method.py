@@ -38,7 +38,7 @@ from samx_ml.clustering import assign, feature_bank, self_label, train_scan  # n
 from samx_ml.corruptions import CORRUPTIONS  # noqa: E402
 from samx_ml.k_rule import choose_k  # noqa: E402
 from samx_ml.labelsets import LabelSets, parse_label_sets  # noqa: E402
-from samx_ml.neighbors import mine_neighbors, neighbor_accuracy  # noqa: E402
+from samx_ml.neighbors import mine_neighbors, neighbor_accuracy, pixel_features  # noqa: E402
 from samx_ml.pretext import PretextResult, embed, train_pretext  # noqa: E402
 from samx_ml.pretrained import resolve_init, shipped_model  # noqa: E402
 
@@ -117,8 +117,8 @@ def phase1(d: dict, prof: Profile, dev: torch.device, clock: Clock, res: dict, o
     res["phase1"] = {"n_fit": len(x_fit), "n_test": len(x_test), "k": k, "k_max_budget": len(x_fit) // 20}
     log(f"fit {len(x_fit)} images ({int(fit_y.labeled.sum())} labeled, labels unused), test {len(x_test)}, K={k}")
 
-    raw = lambda x: F.interpolate(x.float() / 255, size=(32, 32), mode="area").flatten(1).numpy()  # noqa: E731
-    res["phase1"]["floor_kmeans_raw32"] = kmeans_scores(raw(x_fit), raw(x_test), k, fit_y, test_y)
+    raw_fit, raw_test = pixel_features(x_fit).numpy(), pixel_features(x_test).numpy()
+    res["phase1"]["floor_kmeans_raw32"] = kmeans_scores(raw_fit, raw_test, k, fit_y, test_y)
     log(f"floor (k-means raw 32x32): {res['phase1']['floor_kmeans_raw32']}")
 
     init = resolve_init(INIT["name"])
@@ -139,8 +139,8 @@ def phase1(d: dict, prof: Profile, dev: torch.device, clock: Clock, res: dict, o
     t = time.perf_counter()
     scan_budget = clock.share(0.8 if only else 0.22)
     size = prof.pretext.image_size
-    bank = feature_bank(pt.backbone, x_fit, size, prof.scan.n_views, prof.scan.augment, dev)
-    test_f = F.normalize(embed(pt.backbone, x_test, size, dev), dim=-1)
+    fitted = feature_bank(pt.backbone, x_fit, size, prof.scan.n_views, prof.scan.augment, dev, prof.scan.whiten_dims)
+    bank, test_f = fitted.views, fitted.features_of(embed(pt.backbone, x_test, size, dev))
     nbrs = mine_neighbors(bank[0], min(prof.scan.n_neighbors, len(x_fit) - 1))
     lab = torch.as_tensor(fit_y.labeled, device=dev)
     knn_test = M.topk_accuracy(_knn_vote(test_f, bank[0][lab], fit_y.multi_hot[fit_y.labeled]), test_y.multi_hot, 1)

@@ -165,7 +165,7 @@ def test_serving_tokens_come_from_a_secret_file_in_every_ray_pod_and_the_sort(
 ) -> None:
     for name in VALUES:
         service = rendered[name].named("RayService", "samx-serving")
-        for where, pod in pod_specs(service):  # the app builder and the Ingress replica may run on any
+        for where, pod in pod_specs(service):  # the app builder and the replicas may run on any
             (volume,) = [v for v in pod["volumes"] if v["name"] == "secret-tokens"]
             assert volume["secret"]["secretName"] == "samx-serving-tokens", (name, where)
             assert volume["secret"]["items"] == [{"key": "tokens.json", "path": "tokens.json"}]

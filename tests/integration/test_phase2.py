@@ -142,7 +142,10 @@ def test_labels_published_trains_through_a_killed_rank_registers_and_promotes_a_
     worker.start()
     try:
         job = job_name(JobRequest("phase2", "p1-run", 1))
-        ended = lambda: consumer.launcher.status(job).state.terminal  # noqa: E731
+
+        def ended() -> bool:
+            return consumer.launcher.status(job).state.terminal
+
         kill_a_rank_after_two_checkpoints(store, bucket, "runs/phase2/p1-run.ls1/", "phase2.pt", ended, TIME_LIMIT_S)
         with EventReader(kafka_settings, [ModelPublished.TOPIC], from_beginning=True) as reader:
             published = next(iter(reader.events(timeout_s=TIME_LIMIT_S)), None)

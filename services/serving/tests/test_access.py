@@ -1,6 +1,7 @@
 """Every /v1 route of the ingress asks for a bearer token and refuses with a Problem body and a Bearer
 challenge; the probes ask for none. The ingress module's own FastAPI app (Serve has already turned its
-class-based routes into plain ones) with the replica's instance stubbed, so no Ray is started."""
+class-based routes into plain ones) with the real replica class and its model stood in (conftest.py), so
+no Ray is started."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.testclient import TestClient
 from ray import serve
 from samx_core.auth import Role, TokenGrant, TokenTable
-from samx_core.settings import S3Settings
-from samx_serving import ingress
 from samx_serving.access import require
 from samx_serving.preprocess import InputError
 
@@ -22,30 +21,15 @@ TOKEN = "a-serving-test-token-0123456789"  # noqa: S105 (a test token)
 TABLE = TokenTable.from_tokens({TOKEN: TokenGrant(user="samx-test", role="viewer")})
 
 
-class _Manifest:
-    """The model deployment's handle method: ``await handle.manifest.remote()``."""
-
-    async def _answer(self) -> dict:
-        return {"version": "v1"}
-
-    def remote(self):
-        return self._answer()
-
-
-def _closed_port() -> int:
+def _client(serving_replica, tokens: TokenTable | None) -> TestClient:
+    """The real replica class, a model version loaded (stood in), its object store a closed port."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _client(monkeypatch, tokens: TokenTable | None) -> TestClient:
-    """The Ingress class as written (without Serve's ASGI wrapper), its object store a closed port."""
-    s3 = S3Settings(endpoint=f"127.0.0.1:{_closed_port()}", access_key="test-key", secret_key="a-long-test-secret")
-    args = ingress.IngressArgs(s3=s3, auth_required=tokens is not None, tokens=tokens or TokenTable({}))
-    replica = ingress.Ingress.func_or_class.__mro__[1](types.SimpleNamespace(manifest=_Manifest()), args)
-    context = types.SimpleNamespace(servable_object=replica)
-    monkeypatch.setattr(serve, "get_replica_context", lambda: context)
-    return TestClient(ingress.app)
+        port = s.getsockname()[1]
+    _, client = serving_replica(
+        port, {"version": "v1"}, auth_required=tokens is not None, tokens=tokens or TokenTable({})
+    )
+    return client
 
 
 ROUTES = [
@@ -63,17 +47,17 @@ ROUTES = [
     ("authorization", "detail"),
     [(None, "missing bearer token"), ("Bearer not-a-token-we-know-of", "unknown token"), ("Basic dmVyYTp4", None)],
 )
-def test_v1_routes_refuse_a_missing_or_unknown_token(monkeypatch, method, path, authorization, detail):
+def test_v1_routes_refuse_a_missing_or_unknown_token(serving_replica, method, path, authorization, detail):
     headers = {"Authorization": authorization} if authorization else {}
-    r = _client(monkeypatch, TABLE).request(method, path, headers=headers, content=b"\x89PNG")
+    r = _client(serving_replica, TABLE).request(method, path, headers=headers, content=b"\x89PNG")
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
     body = r.json()
     assert body["status"] == 401 and body["reason"] == "unauthorized"
     assert body["detail"] == (detail or "missing bearer token")  # another scheme is no bearer token
 
 
-def test_a_known_token_is_admitted_and_the_probes_need_none(monkeypatch):
-    client = _client(monkeypatch, TABLE)
+def test_a_known_token_is_admitted_and_the_probes_need_none(serving_replica):
+    client = _client(serving_replica, TABLE)
     r = client.get("/v1/model", headers={"Authorization": f"Bearer {TOKEN}"})
     assert r.status_code == 200 and r.json() == {"version": "v1"}
     ready = client.get("/readyz")  # answered without a token (not ready: no object store here)
@@ -81,8 +65,8 @@ def test_a_known_token_is_admitted_and_the_probes_need_none(monkeypatch):
     assert client.get("/healthz").status_code == 200
 
 
-def test_with_auth_off_no_token_is_asked(monkeypatch):
-    assert _client(monkeypatch, None).get("/v1/model").status_code == 200
+def test_with_auth_off_no_token_is_asked(serving_replica):
+    assert _client(serving_replica, None).get("/v1/model").status_code == 200
 
 
 def test_a_stricter_route_refuses_a_lower_role_with_403(monkeypatch):

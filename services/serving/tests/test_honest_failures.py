@@ -1,42 +1,22 @@
 """Honest failures of the serving API without servers: the Problem body of an outage, the readiness
 body, the security headers and the metrics, and the routes through the ingress's own FastAPI app with
-a real Ingress instance whose object store is a closed port (refused at once) or a socket that accepts
-and never answers (the timeout). The model deployment's handle is stood in for (no Ray started); the
-real outage, with MinIO stopped by PID, is in tests/integration/test_serving.py."""
+the real replica class whose object store is a closed port (refused at once) or a socket that accepts
+and never answers (the timeout). Its model is stood in for, or its own with nothing loaded (conftest.py;
+no Ray started); the real outage, with MinIO stopped by PID, is in tests/integration/test_serving.py."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import socket
-import types
 from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
-from ray import serve
-from samx_core.settings import S3Settings
 from samx_serving import ingress
 from samx_serving.dependencies import DependencyUnavailable, from_model, model_refusal, problem_response, readiness
 from samx_serving.middleware import API_POLICY, security_headers
 
 IMAGE_ID = "img-" + "0" * 32
-
-
-class _Method:
-    """One method of a model deployment handle: ``await handle.<name>.remote(...)``; records its calls."""
-
-    def __init__(self, answer) -> None:
-        self.answer, self.calls = answer, 0
-
-    async def _answer(self):
-        if isinstance(self.answer, BaseException):
-            raise self.answer
-        return self.answer
-
-    def remote(self, *_args):
-        self.calls += 1
-        return self._answer()
 
 
 def _closed_port() -> int:
@@ -52,21 +32,6 @@ def silent_port() -> Iterator[int]:
         s.bind(("127.0.0.1", 0))
         s.listen(16)
         yield s.getsockname()[1]
-
-
-def _replica(monkeypatch, store_port: int, *, loaded: bool = True, timeout_s: float = 5.0):
-    s3 = S3Settings(endpoint=f"127.0.0.1:{store_port}", access_key="test-key", secret_key="a-long-test-secret")
-    args = ingress.IngressArgs(
-        s3=s3, auth_required=False, object_store_timeout_s=timeout_s, readiness_timeout_s=timeout_s
-    )
-    model = types.SimpleNamespace(
-        manifest=_Method({"version": "v1", "classes": ["knee", "hand"]} if loaded else None),
-        explain=_Method(KeyError("teapot")),
-    )
-    written = ingress.Ingress.func_or_class.__mro__[1]  # the class as written, without Serve's ASGI wrapper
-    replica = written(model, args)
-    monkeypatch.setattr(serve, "get_replica_context", lambda: types.SimpleNamespace(servable_object=replica))
-    return replica, TestClient(ingress.app)
 
 
 def test_an_outage_is_a_problem_503_with_a_reason_and_retry_after():
@@ -122,8 +87,8 @@ def test_security_headers_fit_a_json_and_png_api():
     assert docs == b"frame-ancestors 'none'", "Swagger UI loads its scripts from a CDN"
 
 
-def test_object_store_down_answers_json_503_and_readyz_says_so(monkeypatch):
-    _, client = _replica(monkeypatch, _closed_port())
+def test_object_store_down_answers_json_503_and_readyz_says_so(serving_replica):
+    _, client = serving_replica(_closed_port(), auth_required=False)
     by_id = client.post("/v1/classify", json={"image_id": IMAGE_ID})
     assert by_id.status_code == 503 and by_id.headers["content-type"] == "application/json"
     assert by_id.json()["reason"] == "object_store_unavailable" and by_id.headers["retry-after"] == "5"
@@ -143,30 +108,32 @@ def test_object_store_down_answers_json_503_and_readyz_says_so(monkeypatch):
     assert by_id.headers["cache-control"] == "no-store" and ready.headers["x-content-type-options"] == "nosniff"
 
 
-def test_an_object_store_that_never_answers_is_a_503_after_the_timeout(monkeypatch, silent_port):
-    _, client = _replica(monkeypatch, silent_port, timeout_s=0.5)
+def test_an_object_store_that_never_answers_is_a_503_after_the_timeout(serving_replica, silent_port):
+    _, client = serving_replica(silent_port, auth_required=False, object_store_timeout_s=0.5)
     r = client.get("/v1/index", params={"model_version": "v1"})
     assert r.status_code == 503 and r.json()["reason"] == "object_store_unavailable"
     assert "within 0.5 s" in r.json()["detail"]
 
 
-def test_no_model_loaded_is_not_ready(monkeypatch):
-    _, client = _replica(monkeypatch, _closed_port(), loaded=False)  # nothing promoted yet
+def test_no_model_loaded_is_not_ready_and_classify_is_a_503_no_model(serving_replica):
+    _, client = serving_replica(_closed_port(), real_model=True, auth_required=False)  # nothing promoted yet
     body = client.get("/readyz").json()
     assert body["dependencies"]["model"] == "not loaded" and body["model_version"] is None
+    r = client.post("/v1/classify", content=_tiny_png(), headers={"content-type": "image/png"})
+    assert (r.status_code, r.json()["reason"]) == (503, "no_model")
 
 
-def test_an_unknown_class_is_refused_before_the_model_is_asked(monkeypatch):
-    """A KeyError raised in the model replica would be logged there with its traceback."""
-    replica, client = _replica(monkeypatch, _closed_port())
+def test_an_unknown_class_is_refused_before_the_model_is_asked(serving_replica):
+    """A KeyError raised in the model would be logged with its traceback."""
+    replica, client = serving_replica(_closed_port(), explain=KeyError("teapot"), auth_required=False)
     png = _tiny_png()
     r = client.post("/v1/explain?class_name=teapot", content=png, headers={"content-type": "image/png"})
     assert r.status_code == 422 and r.json()["reason"] == "unknown_class"
-    assert replica._model.explain.calls == 0
+    assert replica._model.explain_calls == 0
 
 
-def test_metrics_count_by_route_template_and_status_with_no_ids(monkeypatch):
-    _, client = _replica(monkeypatch, _closed_port())
+def test_metrics_count_by_route_template_and_status_with_no_ids(serving_replica):
+    _, client = serving_replica(_closed_port(), auth_required=False)
     client.post("/v1/classify", json={"image_id": IMAGE_ID})
     client.get(f"/no/such/{IMAGE_ID}")
     text = client.get("/metrics").text

@@ -16,9 +16,9 @@ from samx_core.imaging import decode_radiograph
 from samx_core.model_registry import ModelRegistry
 from samx_core.storage import ObjectStore
 from samx_ml.bundle import ModelManifest
+from samx_serving.batched_model import LoadedModel, classify_batch, load_ood
 from samx_serving.engine import ModelEngine
 from samx_serving.flags import OODPolicy, score
-from samx_serving.model_server import LoadedModel, classify_batch, load_ood
 
 from tests.support.serving_models import SAMPLE_CLASSES, publish_calibrated_model, publish_random_model
 

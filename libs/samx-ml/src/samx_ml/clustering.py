@@ -2,7 +2,13 @@
 
 Van Gansbeke et al., ECCV 2020, arXiv:2005.12320. As in SCAN's ImageNet setting, only the cluster heads
 are trained; the backbone's features of several augmented views per image are computed once into a
-feature bank (V, N, D), which makes hundreds of SCAN epochs cost seconds even on a CPU.
+feature bank (V, N, q), which makes hundreds of SCAN epochs cost seconds even on a CPU.
+
+The bank is whitened on the archive itself (``Whitening``): a backbone pretrained on other radiographs
+(samx-rad-v1: other sources, other regions) spends most of its variance on directions that tell one
+source or exposure from another, and cosine neighbourhoods follow those. Centring on this archive's mean
+and equalising its leading principal directions lets the anatomy count (measured in
+bench/results/README.md, section "Whitening the phase-1 feature bank").
 """
 
 from __future__ import annotations
@@ -23,6 +29,41 @@ from samx_ml.scan import ClusterHeads, scan_loss
 from samx_ml.self_label import count_nonempty, self_label_loss
 
 
+@dataclass(frozen=True)
+class Whitening:
+    """Centring and PCA whitening of backbone features, fitted on one archive's eval views.
+
+    - ``fit``: features (N, D) -> mean (D,), projection (D, q) with q = min(dims, N, D) directions,
+      each scaled by its inverse singular value (directions with none left out)
+    - ``__call__``: features (M, D) -> (M, q), L2-normalized
+    """
+
+    mean: torch.Tensor
+    projection: torch.Tensor
+
+    @classmethod
+    def fit(cls, features: torch.Tensor, dims: int) -> Whitening:
+        mean = features.mean(0)
+        _, singular, vh = torch.linalg.svd(features - mean, full_matrices=False)
+        keep = singular[:dims] > singular[0] * 1e-6  # a rank-deficient set: no division by ~0
+        return cls(mean, vh[:dims][keep].T / singular[:dims][keep])
+
+    def __call__(self, features: torch.Tensor) -> torch.Tensor:
+        return F.normalize((features - self.mean) @ self.projection, dim=-1)
+
+
+@dataclass(frozen=True)
+class FeatureBank:
+    """Every view's features of one archive, ready for neighbour mining and the cluster heads."""
+
+    views: torch.Tensor  # (V, N, q) L2-normalized; view 0 the eval view, views 1..V-1 random augmentations
+    whitening: Whitening | None  # None: the backbone's own features, only L2-normalized
+
+    def features_of(self, features: torch.Tensor) -> torch.Tensor:
+        """Backbone features (M, D) of other images -> comparable with the views (M, q)."""
+        return self.whitening(features) if self.whitening is not None else F.normalize(features, dim=-1)
+
+
 @torch.no_grad()
 def feature_bank(
     backbone: torch.nn.Module,
@@ -31,11 +72,17 @@ def feature_bank(
     n_views: int,
     augment: AugmentConfig,
     device: torch.device,
-) -> torch.Tensor:
-    """(V, N, D) L2-normalized features: view 0 is the eval view, views 1..V-1 random augmentations."""
+    whiten_dims: int | None = None,
+) -> FeatureBank:
+    """The bank of ``n_views`` views of every image; whitened to ``whiten_dims`` (fitted on the eval
+    views) unless None."""
     views = [embed(backbone, images, size, device)]
     views += [embed(backbone, images, size, device, augment=augment) for _ in range(n_views - 1)]
-    return F.normalize(torch.stack(views), dim=-1)
+    raw = torch.stack(views)
+    if whiten_dims is None:
+        return FeatureBank(F.normalize(raw, dim=-1), None)
+    whitening = Whitening.fit(raw[0], whiten_dims)
+    return FeatureBank(whitening(raw), whitening)
 
 
 @dataclass

@@ -49,3 +49,9 @@ def neighbor_accuracy(neighbors: np.ndarray | torch.Tensor, multi_hot: np.ndarra
     valid = labeled[nbr]
     share = (multi_hot[anchors][:, None, :] & multi_hot[nbr]).any(-1)
     return float(share[valid].mean()) if valid.any() else float("nan")
+
+
+def pixel_features(images: torch.Tensor, side: int = 32) -> torch.Tensor:
+    """The floor any learned embedding must beat: uint8 images (N, 1, H, W) -> their area-downsampled
+    pixels in [0, 1], (N, side * side) float32 (the raw-pixel baseline of the benchmarks)."""
+    return F.interpolate(images.float() / 255, size=(side, side), mode="area").flatten(1)

@@ -1,5 +1,5 @@
 """Who may call the serving API: every /v1 route asks for a bearer token of ``SAMX_SERVING_TOKENS``,
-looked up by digest in the Ingress replica's table (samx_core.auth, the model labeling uses). The probes
+looked up by digest in the serving replica's table (samx_core.auth, the model labeling uses). The probes
 (/healthz, /readyz) stay open. A refusal is the API's usual Problem body, with the Bearer challenge of
 RFC 6750 on a 401."""
 
@@ -34,7 +34,7 @@ async def unauthorized_response(_request: Request, exc: Exception) -> JSONRespon
 
 
 def replica_tokens() -> TokenTable | None:
-    """The table of the Ingress replica answering this request; None: ``SAMX_SERVING_AUTH=off``. (Serve's
+    """The table of the replica answering this request; None: ``SAMX_SERVING_AUTH=off``. (Serve's
     class-based views find the replica's instance the same way.)"""
     return serve.get_replica_context().servable_object.tokens
 

@@ -1,13 +1,14 @@
 """The Serve application, built by a function from a pydantic args model (Ray Serve's app builder).
 
-``Ingress`` (HTTP, FastAPI) -> handle -> ``ModelServer`` (batched, hot-swappable).
+One deployment, ``ModelServer`` (ingress.py): the FastAPI routes and the batched, hot-swappable model in
+each replica, behind Serve's HTTP proxy.
 
 Deployed declaratively (import path + args + per-deployment overrides, the form a RayService takes on
 Kubernetes), never with ``serve.run``: ``serve.run`` gives every run a new code version, so Serve would
 replace the replicas on each model swap (seconds to minutes of start-up, and failed requests while a
 single replica restarts). With a config whose import path and args stay the same, changing only the
-model deployment's ``user_config`` is a lightweight update: Serve calls ``reconfigure`` on the live
-replicas (model_server.py) and nothing restarts.
+deployment's ``user_config`` is a lightweight update: Serve calls ``reconfigure`` on the live
+replicas (ingress.py, batched_model.py) and nothing restarts.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ from samx_core.settings import S3Settings
 from samx_core.storage import ObjectStore
 from samx_core.telemetry import RAY_SERVE_EXPORTER
 
-from samx_serving.ingress import Ingress, IngressArgs
-from samx_serving.model_server import ModelArgs, ModelServer
+from samx_serving.ingress import IngressArgs, ModelArgs, ModelServer
 from samx_serving.settings import ServingSettings, get_s3_settings, get_settings
 
 MODEL_DEPLOYMENT = "ModelServer"
@@ -114,17 +114,16 @@ def build_app(args: AppArgs | dict) -> Application:
                 "downscale_delay_s": args.downscale_delay_s,
             }
         }
-    model = ModelServer.options(
+    return ModelServer.options(
         user_config={"version": args.model_version},
         ray_actor_options={"num_cpus": args.model_num_cpus, "num_gpus": args.model_num_gpus},
         **scaling,
-    ).bind(args.model)
-    return Ingress.bind(model, args.ingress)
+    ).bind(args.model, args.ingress)
 
 
 def app_config(args: AppArgs, *, name: str) -> dict:
     """The application's Serve config. The version is left out of the args (changing the args would
-    replace the replicas) and goes into the model deployment's user_config. The S3 key travels in the
+    replace the replicas) and goes into the deployment's user_config. The S3 key travels in the
     args, so it is stored in the Ray cluster's control plane, as a RayService's config would be."""
     body = args.model_copy(update={"model_version": None}).model_dump(mode="json")
     for part in ("model", "ingress"):
@@ -140,7 +139,7 @@ def app_config(args: AppArgs, *, name: str) -> dict:
 
 def deploy(args: AppArgs, *, name: str, timeout_s: float = 600.0) -> None:
     """Deploy, or update in place, the application on the Serve instance this process is connected to
-    (``serve.start`` first); returns once the model deployment answers with ``args.model_version``."""
+    (``serve.start`` first); returns once the deployment answers with ``args.model_version``."""
     config = ServeDeploySchema(
         tracing_config=serve_tracing_config(), applications=[ServeApplicationSchema(**app_config(args, name=name))]
     )

@@ -1,5 +1,5 @@
-"""The ingress's calls to what it depends on (the object store, the model deployment), each bounded by a
-timeout, and their failures as a JSON Problem 503 with a reason instead of a plain-text 500.
+"""The routes' calls to what they depend on (the object store, the model's forward passes), each bounded
+by a timeout, and their failures as a JSON Problem 503 with a reason instead of a plain-text 500.
 
 An outage is not a bug in the request or in the service: the caller (the sort, a PACS bridge) should
 retry later, so the answer says which dependency and carries ``Retry-After``. The log line names the
@@ -15,8 +15,6 @@ from typing import TypeVar
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from minio.error import MinioException
-from ray.exceptions import RayActorError
-from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError, ReplicaUnavailableError
 from samx_core.bus import RetryableError
 
 from samx_serving.api_models import Problem
@@ -25,8 +23,6 @@ from samx_serving.preprocess import InputError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRY_AFTER_S = 5
-# The model deployment cannot answer (its replica died or restarts, or its queue is full): retry.
-_MODEL_DOWN = (RayActorError, BackPressureError, DeploymentUnavailableError, ReplicaUnavailableError)
 
 
 class DependencyUnavailable(InputError):
@@ -65,40 +61,31 @@ async def from_object_store(call: Callable[..., T], *args: object, timeout_s: fl
         raise _down("object_store", exc, "the object store is unreachable or failing") from None
 
 
-async def from_model(response: Awaitable[T], *, timeout_s: float) -> T:
-    """A model deployment answer (a ``DeploymentResponse``), within ``timeout_s``. A ``ModelNotLoaded``
-    or a ``KeyError`` from the replica is the caller's to map: it is an answer, not an outage."""
+async def from_model(answer: Awaitable[T], *, timeout_s: float) -> T:
+    """The replica's model answer (a batched classify, an explain), within ``timeout_s``: a batch queue
+    that does not drain in time (the replica overloaded or a forward pass stuck) is an outage, 503. A
+    ``ModelNotLoaded`` or a ``KeyError`` is the caller's to map: it is an answer, not an outage. (A dead
+    replica is Serve's to answer: its proxy routes to the others, or returns 503 itself.)"""
 
-    async def answer() -> T:
-        return await response
+    async def wait() -> T:
+        return await answer
 
     try:
-        return await asyncio.wait_for(answer(), timeout_s)
+        return await asyncio.wait_for(wait(), timeout_s)
     except TimeoutError:
         raise _down("model", TimeoutError(), f"the model did not answer within {timeout_s:g} s") from None
-    except _MODEL_DOWN as exc:
-        raise _down("model", exc, "the model deployment is unavailable") from None
 
 
 def model_refusal(exc: Exception, *, explaining: str | None | bool = False) -> Exception:
-    """What to raise for a model deployment's exception: the refusal it stands for (nothing loaded; an
+    """What to raise for an exception of the model: the refusal it stands for (nothing loaded; an
     unknown class, when explaining), an outage as it is, or anything else as it is (a bug: a 500)."""
     if isinstance(exc, DependencyUnavailable):
         return exc
-    if "ModelNotLoaded" in type(exc).__name__ or "ModelNotLoaded" in str(exc):  # RayTaskError(ModelNotLoaded)
+    if "ModelNotLoaded" in type(exc).__name__ or "ModelNotLoaded" in str(exc):  # by name: no torch import here
         return InputError(503, "no_model", "no model version is loaded yet")
     if explaining is not False and ("KeyError" in type(exc).__name__ or isinstance(exc, KeyError)):
         return InputError(422, "unknown_class", f"the served model has no class {explaining!r}")
     return exc
-
-
-async def model_state(model, timeout_s: float) -> tuple[str, str | None]:
-    """(``ok`` | ``not loaded`` | ``down``, the served version) of the model deployment, for /readyz."""
-    try:
-        manifest = await from_model(model.manifest.remote(), timeout_s=timeout_s)
-    except Exception:  # down, slow or failing: a probe answers whatever happens (from_model logs an outage)
-        return "down", None
-    return ("not loaded", None) if manifest is None else ("ok", manifest["version"])
 
 
 def _down(dependency: str, exc: Exception, detail: str) -> DependencyUnavailable:
@@ -124,7 +111,6 @@ __all__ = [
     "from_model",
     "from_object_store",
     "model_refusal",
-    "model_state",
     "problem_response",
     "readiness",
 ]

@@ -1,9 +1,12 @@
-"""The HTTP ingress: FastAPI routes on a Serve deployment, composed with the model deployment by a handle.
+"""The serving deployment: FastAPI routes and the batched, hot-swappable model in one Serve replica.
 
-Decoding (CPU bound, per request) happens here so that the model replica's batches hold only the
-network's work; the replica squares the pixels itself because the square's size belongs to the version
-it serves (a new version may load at a different size). Every /v1 route asks for a bearer token
-(access.py); the probes do not."""
+One deployment, not an ingress calling a model deployment by handle: on the way to the network a
+request then crosses Serve's HTTP proxy only, and the replica's concurrent requests fill its
+``@serve.batch`` queue directly (batched_model.py). Decoding (CPU bound, per request) runs in threads
+of the replica beside the forward passes; the model squares the pixels itself because the square's
+size belongs to the version it serves (a new version may load at a different size). Replicas scale
+(and autoscale) as a whole, each with its own copy of the model. Every /v1 route asks for a bearer
+token (access.py); the probes do not."""
 
 # No ``from __future__ import annotations`` here: FastAPI must see the route parameters' real types
 # (Request, Query) through Serve's class-based ingress wrapper.
@@ -17,7 +20,6 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from ray import serve
-from ray.serve.handle import DeploymentHandle
 from samx_core.archive import RadiographRecord, derivative_key, radiograph_record_key
 from samx_core.asgi import RequestMetrics
 from samx_core.auth import Role
@@ -37,13 +39,13 @@ from samx_serving.api_models import (
     IndexPage,
     Problem,
 )
+from samx_serving.batched_model import BatchedModel, ModelArgs
 from samx_serving.dependencies import (
     DependencyUnavailable,
     dependency_unavailable_response,
     from_model,
     from_object_store,
     model_refusal,
-    model_state,
     problem_response,
     readiness,
 )
@@ -57,7 +59,7 @@ from samx_serving.preprocess import InputError, RadiographInput, decode_derivati
 app = FastAPI(title="SAM-X serving", version="1", description="Anatomical region of musculoskeletal radiographs")
 app.add_exception_handler(Unauthorized, unauthorized_response)
 app.add_exception_handler(DependencyUnavailable, dependency_unavailable_response)
-app.state.metrics = ServingMetrics()  # one per process: each Ingress replica counts its own requests
+app.state.metrics = ServingMetrics()  # one per process: each replica counts its own requests
 app.add_middleware(RequestMetrics, requests=app.state.metrics.requests, latency=app.state.metrics.latency)
 app.add_middleware(SecurityHeaders)
 # Any known token may classify, explain and read the model and the index (every role is viewer or above).
@@ -82,21 +84,27 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-@serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=256)
+@serve.deployment(ray_actor_options={"num_cpus": 1}, max_ongoing_requests=256)
 @serve.ingress(app)
-class Ingress:
-    def __init__(self, model: DeploymentHandle, args: IngressArgs) -> None:
-        self._model, self._args = model, args
+class ModelServer:
+    def __init__(self, model: ModelArgs, args: IngressArgs) -> None:
+        self._model, self._args = BatchedModel(model), args
         self.tokens = args.tokens if args.auth_required else None  # read by access.require
         self._store = ObjectStore(args.s3, timeout_s=args.object_store_timeout_s)
         self._index = SortedIndex(self._store, args.s3.archive_bucket)
 
+    # -- what Serve and the deploying process call (not routes) -----------------------------------------
+    async def reconfigure(self, config: dict) -> None:
+        """The user_config ``{"version": ...}``: the hot swap (batched_model.py)."""
+        await self._model.reconfigure(config)
+
+    def manifest(self) -> dict | None:
+        """The served version's manifest, for a handle (app.wait_until_serving)."""
+        return self._model.manifest()
+
     # -- dependencies, each call bounded (dependencies.py) ----------------------------------------------
     async def _stored(self, call, *args):
         return await from_object_store(call, *args, timeout_s=self._args.object_store_timeout_s)
-
-    async def _manifest(self) -> dict | None:
-        return await from_model(self._model.manifest.remote(), timeout_s=self._args.model_timeout_s)
 
     # -- inputs ---------------------------------------------------------------------------------------
     async def _archived(self, image_id: str, known: ArchivedRadiograph | None = None) -> RadiographInput:
@@ -145,7 +153,7 @@ class Ingress:
     async def _classify(self, radiograph: RadiographInput, image_id: str | None) -> Classification:
         try:
             manifest, logits = await from_model(
-                self._model.classify.remote(radiograph.pixels), timeout_s=self._args.model_timeout_s
+                self._model.classify(radiograph.pixels), timeout_s=self._args.model_timeout_s
             )
         except Exception as exc:
             raise model_refusal(exc) from None
@@ -211,16 +219,16 @@ class Ingress:
     ):
         radiograph, ref = await self._input(request)
         wanted = class_name or (ref.class_name if ref else None)
-        if wanted is not None:  # refused here, so that no client error leaves a traceback in the model's log
-            manifest = await self._manifest()
+        if wanted is not None:  # refused before any forward pass, and without a KeyError's traceback in the log
+            manifest = self.manifest()
             if manifest is not None and wanted not in manifest["classes"]:
                 raise InputError(422, "unknown_class", f"the served model has no class {wanted!r}")
         try:
             # The flags come from the classify path (its one forward pass also gives the OOD score), so an
             # image is flagged alike by /v1/classify and /v1/explain; Grad-CAM's pass gives the map.
             exp, (_, output) = await asyncio.gather(
-                from_model(self._model.explain.remote(radiograph.pixels, wanted), timeout_s=self._args.model_timeout_s),
-                from_model(self._model.classify.remote(radiograph.pixels), timeout_s=self._args.model_timeout_s),
+                from_model(self._model.explain(radiograph.pixels, wanted), timeout_s=self._args.model_timeout_s),
+                from_model(self._model.classify(radiograph.pixels), timeout_s=self._args.model_timeout_s),
             )
         except Exception as exc:
             raise model_refusal(exc, explaining=wanted) from None
@@ -248,7 +256,7 @@ class Ingress:
 
     @app.get("/v1/model", dependencies=VIEWER)
     async def model(self) -> JSONResponse:
-        manifest = await self._manifest()
+        manifest = self.manifest()
         if manifest is None:
             raise InputError(503, "no_model", "no model version is loaded yet")
         return JSONResponse(manifest)
@@ -263,7 +271,7 @@ class Ingress:
         limit: int = Query(100, ge=1, le=1000),
     ) -> IndexPage:
         if model_version is None:
-            manifest = await self._manifest()
+            manifest = self.manifest()
             if manifest is None:
                 raise InputError(503, "no_model", "no model version is loaded; pass model_version")
             model_version = manifest["version"]
@@ -289,13 +297,13 @@ class Ingress:
     async def readyz(self) -> JSONResponse:
         """Each dependency's state, 503 when one is not ok: the model (loaded), the object store (for
         radiographs by id and the index; reachable within the timeout). No route uses Kafka."""
-        timeout_s = self._args.readiness_timeout_s
         s3 = self._args.s3
-        (model, version), store_ok = await asyncio.gather(
-            model_state(self._model, timeout_s),
-            asyncio.to_thread(object_store_reachable, s3.endpoint, secure=s3.secure, timeout_s=timeout_s),
+        manifest = self.manifest()  # in this process: loaded or not, never unreachable
+        store_ok = await asyncio.to_thread(
+            object_store_reachable, s3.endpoint, secure=s3.secure, timeout_s=self._args.readiness_timeout_s
         )
-        body, status = readiness({"model": model, "object_store": "ok" if store_ok else "down"}, version)
+        states = {"model": "ok" if manifest else "not loaded", "object_store": "ok" if store_ok else "down"}
+        body, status = readiness(states, manifest["version"] if manifest else None)
         return JSONResponse(body, status)
 
     @app.get("/metrics", include_in_schema=False)  # Prometheus text for the scraper, open like the probes
@@ -303,4 +311,4 @@ class Ingress:
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-__all__ = ["Ingress", "IngressArgs", "app"]
+__all__ = ["IngressArgs", "ModelArgs", "ModelServer", "app"]

@@ -1,4 +1,4 @@
-"""What the Ingress deployment is built with: the ``SAMX_SERVING_*`` settings it needs (app.py copies
+"""What the routes of the serving deployment are built with: the ``SAMX_SERVING_*`` settings it needs (app.py copies
 them in), as a frozen model that travels in the Serve config."""
 
 from __future__ import annotations

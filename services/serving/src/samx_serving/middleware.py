@@ -3,7 +3,7 @@
 The labeling page has its own headers (samx_labeling.api.middleware); serving answers JSON and PNG only, so
 its policy allows nothing at all.
 
-Metrics are per Ingress replica (one by default): labels are the route template, method and status,
+Metrics are per replica (each counts its own): labels are the route template, method and status,
 never a raw path, an image id or anything from a request body."""
 
 from __future__ import annotations

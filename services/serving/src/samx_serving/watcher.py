@@ -2,7 +2,7 @@
 
 The deploy process runs this consumer. Applying a version re-runs the same application with the model
 deployment's user_config changed, which Serve applies as a lightweight update (``reconfigure`` on the
-live replicas, see model_server.py): no replica restarts, no request fails."""
+live replicas, see batched_model.py): no replica restarts, no request fails."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ class Clustering:
     cluster: np.ndarray  # (N,) int
     confidence: np.ndarray  # (N,) float, softmax probability of the assigned cluster
     second: np.ndarray  # (N,) int, second most probable cluster
-    embeddings: np.ndarray  # (N, D) float32, L2-normalized eval-view backbone features
+    embeddings: np.ndarray  # (N, q) float32, the eval view as clustered: whitened (or not) and L2-normalized
     scan: dict  # heads' losses, kept head, epochs, self-label report
     seconds: float
 
@@ -54,7 +54,8 @@ def cluster_radiographs(
     torch.manual_seed(seed)
     backbone = backbone.to(device)
     size = profile.pretext.image_size
-    bank = feature_bank(backbone, images, size, profile.scan.n_views, profile.scan.augment, device)  # (V, N, D)
+    scan_cfg = profile.scan
+    bank = feature_bank(backbone, images, size, scan_cfg.n_views, scan_cfg.augment, device, scan_cfg.whiten_dims).views
     neighbors = mine_neighbors(bank[0], min(profile.scan.n_neighbors, len(images) - 1))
     scan = train_scan(bank, neighbors, k, profile.scan, progress, seed=seed)
     scan = self_label(scan, bank, replace(profile.self_label, enabled=with_self_label), progress)

@@ -1,4 +1,8 @@
-"""The model deployment: dynamic batching of classify requests and hot swap of the model version.
+"""The served model inside a replica: dynamic batching of classify calls and hot swap of the version.
+
+It lives in the same process as the HTTP routes (ingress.py): the requests of one replica meet in its
+``@serve.batch`` queue without a second deployment, so no request pays a handle call (serialising the
+pixels, a hop through Ray's core) on its way to the network.
 
 ``reconfigure`` receives the user_config ``{"version": ...}``. It loads the new version beside the old
 one (in a thread, so the replica keeps answering) and then replaces the engine reference in one
@@ -8,7 +12,7 @@ fails during the swap. Each answer carries the manifest it was computed with.
 The replica also scores each image out of distribution (``samx_ml.ood``: the statistics phase 2 fitted
 on the training radiographs' penultimate features, with a threshold calibrated on held-out ones, stored
 as ``models/<version>/ood.npz``): one forward pass gives the features, the logits and the score, and the
-answer (``flags.ModelOutput``) carries the score and the threshold, so the ingress sets ``not_msk``."""
+answer (``flags.ModelOutput``) carries the score and the threshold, so the routes set ``not_msk``."""
 
 from __future__ import annotations
 
@@ -87,8 +91,9 @@ def classify_batch(loaded: LoadedModel, pixels: list[np.ndarray]) -> list[ModelO
     return [ModelOutput(row, float(s), detector.threshold) for row, s in zip(rows, scores, strict=True)]
 
 
-@serve.deployment(ray_actor_options={"num_cpus": 1}, max_ongoing_requests=128)
-class ModelServer:
+class BatchedModel:
+    """One replica's model: ``classify`` (batched), ``explain``, ``manifest``, ``reconfigure``."""
+
     def __init__(self, args: ModelArgs) -> None:
         if args.torch_threads:
             torch.set_num_threads(args.torch_threads)
