@@ -3,8 +3,9 @@ exists for, where a strong nuisance direction (a source, an exposure) hides the 
 neighbours."""
 
 import torch
-from samx_ml.clustering import FeatureBank, Whitening
+from samx_ml.clustering import WHITEN_MIN_IMAGES_PER_DIM, FeatureBank, Whitening, feature_bank
 from samx_ml.neighbors import mine_neighbors, neighbor_accuracy
+from samx_ml.profiles import ScanConfig
 
 
 def test_whitened_features_are_centred_decorrelated_and_unit_length():
@@ -43,3 +44,14 @@ def test_whitening_recovers_classes_that_a_nuisance_direction_hides_from_cosine_
     # other images' features land in the same space as the bank's
     assert torch.allclose(whitened.features_of(features[:5]), whitened.views[0][:5])
     assert torch.allclose(plain.features_of(features[:5]), plain.views[0][:5])
+
+
+def test_a_small_archive_keeps_the_plain_bank():
+    """Whitening 60 images to nearly 60 dims would make them all equidistant."""
+    backbone = torch.nn.Sequential(torch.nn.Conv2d(1, 32, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    images = torch.randint(0, 256, (60, 1, 32, 32), dtype=torch.uint8)
+    args = (backbone, images, 32, 2, ScanConfig().augment, torch.device("cpu"))
+    small = feature_bank(*args, whiten_dims=60 // WHITEN_MIN_IMAGES_PER_DIM + 1)
+    assert small.whitening is None and small.views.shape == (2, 60, 32)
+    enough = feature_bank(*args, whiten_dims=60 // WHITEN_MIN_IMAGES_PER_DIM)
+    assert enough.whitening is not None and enough.views.shape == (2, 60, 6)

@@ -46,7 +46,8 @@ class ScanConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     n_views: int = 8  # augmented views per image precomputed in the feature bank (view 0 = eval view)
-    # PCA-whiten the bank to this many dims, fitted on the archive's eval views (samx_ml.clustering); None: off
+    # PCA-whiten the bank to this many dims, fitted on the archive's eval views, when the archive has at
+    # least 10 images per dim (samx_ml.clustering); None: off
     whiten_dims: int | None = 128
     augment: AugmentConfig = field(default_factory=lambda: replace(AugmentConfig(), scale=(0.5, 1.0)))
 
