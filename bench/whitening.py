@@ -51,6 +51,7 @@ def main() -> None:
     backbone = shipped_model(resolve_init(None)).backbone.eval()
     torch.manual_seed(0)
     started = time.perf_counter()
+    # feature_bank's views, computed once here and whitened at every width (feature_bank would embed again)
     views = [embed(backbone, x_fit, size, dev)]
     views += [embed(backbone, x_fit, size, dev, augment=cfg.augment) for _ in range(cfg.n_views - 1)]
     raw, raw_test = torch.stack(views), embed(backbone, x_test, size, dev)

@@ -67,11 +67,8 @@ async def from_model(answer: Awaitable[T], *, timeout_s: float) -> T:
     ``ModelNotLoaded`` or a ``KeyError`` is the caller's to map: it is an answer, not an outage. (A dead
     replica is Serve's to answer: its proxy routes to the others, or returns 503 itself.)"""
 
-    async def wait() -> T:
-        return await answer
-
     try:
-        return await asyncio.wait_for(wait(), timeout_s)
+        return await asyncio.wait_for(answer, timeout_s)
     except TimeoutError:
         raise _down("model", TimeoutError(), f"the model did not answer within {timeout_s:g} s") from None
 
