@@ -16,7 +16,7 @@ from tests.support.bad_inputs import bad_radiograph_corpus
 from tests.support.datasets import load_unifesp_dicom_tags, unifesp_dir
 from tests.support.dicom_from_png import SUPPORTED_TRANSFER_SYNTAXES, build_dicom_from_png
 from tests.support.pydicom_data import pseudonymized_real_crs
-from tests.support.stream import Stream, collect_outcomes
+from tests.support.stream import Stream, collect_outcomes, unreleased_claim_checks
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,8 @@ def test_every_input_gets_exactly_its_outcome(corpus, kafka_settings, s3_setting
         good = corpus["png"] + corpus["dicom"]
         sent_good = stream.send_all(good)
         sent_cr = stream.send_all(list(corpus["cr"].values()))
-        resent = stream.send_all(corpus["png"][:10])  # a hospital re-sending files it already sent
+        # a hospital re-sending files it already sent
+        resent = stream.send_all(corpus["png"][:10] + corpus["dicom"][:3])
         sent_bad = stream.send_all([data for _, data, _ in corpus["bad"]])
     finally:
         stream.close()
@@ -93,7 +94,7 @@ def test_every_input_gets_exactly_its_outcome(corpus, kafka_settings, s3_setting
     ]
     assert {d.matched_on for d in cr_duplicates} == {"sop_instance_uid"}
 
-    for original, again in zip(sent_good[:10], resent, strict=True):
+    for original, again in zip(sent_good[:10] + sent_good[PNG_COUNT : PNG_COUNT + 3], resent, strict=True):
         duplicate = outcomes.distinct(again.event_id)[0]
         assert isinstance(duplicate, RadiographDuplicate)
         assert duplicate.matched_on == "content"
@@ -107,10 +108,18 @@ def test_every_input_gets_exactly_its_outcome(corpus, kafka_settings, s3_setting
         assert stream.store.get_bytes(rejected.quarantine.bucket, rejected.quarantine.key) == data, name
 
     # Every claim check is released once its outcome is durable.
-    assert stream.store.list_keys(s3_settings.incoming_bucket, "") == []
+    assert unreleased_claim_checks(stream.store, s3_settings.incoming_bucket) == []
     # The archive holds one record per radiograph, with original, derivative and thumbnail.
     meta_keys = stream.store.list_keys(s3_settings.archive_bucket, "meta/")
     assert len(meta_keys) == len(good) + 2
+    # A content index for DICOMs only: a PNG's record is found by the id its content gives.
+    indexed = {
+        key.removeprefix("index/sha256/").removesuffix(".json")
+        for key in stream.store.list_keys(s3_settings.archive_bucket, "index/sha256/")
+    }
+    assert len(indexed) == DICOM_COUNT + 2
+    assert {hashlib.sha256(d).hexdigest() for d in corpus["dicom"]} <= indexed
+    assert indexed.isdisjoint(hashlib.sha256(d).hexdigest() for d in corpus["png"])
     record = json.loads(stream.store.get_bytes(s3_settings.archive_bucket, meta_keys[0]))
     for ref in ("raw", "derivative", "thumbnail"):
         assert stream.store.exists(record[ref]["bucket"], record[ref]["key"])

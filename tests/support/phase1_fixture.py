@@ -1,7 +1,7 @@
 """A realistic phase-1 run in MinIO without training: for tests of labeling, phase 2 and serving.
 
 From real radiographs of ``data/sample/`` it writes what the ingest service writes per image (raw,
-derivative, thumbnail, ``meta/<id>.json`` record, sha256 index; see services/ingest archive.py) and what
+derivative, thumbnail, ``meta/<id>.json`` record; see services/ingest archive.py) and what
 ``samx-trainer phase1`` writes per run (``assignments.csv``, ``clusters.json``, montages, embeddings,
 ``image_ids.json``, report; see services/trainer job.py and artifacts.py), with a clustering made from the
 images' known labels plus noise: each region becomes one or more clusters (over-clustering, as SCAN
@@ -158,8 +158,7 @@ def _ingest_record(store: ObjectStore, bucket: str, data: bytes, body_part: str 
         derivative_bits=decoded.bits,
     )
     store.put_bytes(bucket, radiograph_record_key(image_id), record.to_bytes(), content_type="application/json")
-    store.put_json(bucket, f"index/sha256/{sha}.json", {"image_id": image_id})
-    return record
+    return record  # no content index: ingest keeps one for DICOM only (a PNG's id is its content's)
 
 
 def _montage(thumbnails: list[bytes], grid: int = 4, side: int = 64) -> bytes:

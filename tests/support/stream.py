@@ -61,6 +61,15 @@ class Stream:
         self.publisher.close()
 
 
+def unreleased_claim_checks(store: ObjectStore, incoming_bucket: str, *, timeout_s: float = 10.0) -> list[str]:
+    """The claim checks still in the incoming bucket after waiting up to ``timeout_s``: a worker releases
+    them after its batch, so the last outcomes can be read a moment before their files are gone."""
+    deadline = time.monotonic() + timeout_s
+    while (left := store.list_keys(incoming_bucket, "")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
 def collect_outcomes(
     kafka: KafkaSettings,
     received: list[RadiographReceived],

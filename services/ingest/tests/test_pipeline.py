@@ -36,6 +36,9 @@ class MemoryArchive:
     def fetch_incoming(self, ref):
         return self.incoming.get(ref.key)
 
+    def find_record(self, image_id):
+        return self.objects.get(f"meta/{image_id}")
+
     def find_by_content(self, sha256):
         pointer = self.objects.get(f"index/sha256/{sha256}")
         return self.objects.get(f"meta/{pointer}") if pointer else None
@@ -60,9 +63,10 @@ class MemoryArchive:
     def record_ref(self, image_id):
         return ObjectRef(bucket="archive", key=f"meta/{image_id}.json")
 
-    def store_record(self, image_id, record, *, sha256, sop_instance_uid):
+    def store_record(self, image_id, record, *, sha256, sop_instance_uid, index_content):
         self.objects[f"meta/{image_id}"] = record
-        self.objects[f"index/sha256/{sha256}"] = image_id
+        if index_content:
+            self.objects[f"index/sha256/{sha256}"] = image_id
         if sop_instance_uid:
             self.objects[f"index/sop/{sop_instance_uid}"] = image_id
 
@@ -77,8 +81,9 @@ class MemoryArchive:
     def find_outcome(self, received_event_id):
         return self.objects.get(f"outcomes/{received_event_id}")
 
-    def release_incoming(self, ref):
-        self.incoming.pop(ref.key, None)
+    def release_incoming(self, refs):
+        for ref in refs:
+            self.incoming.pop(ref.key, None)
 
 
 class MemorySink:
@@ -127,14 +132,25 @@ def test_replay_of_the_same_event_republishes_the_same_outcome(setup):
     assert archive.objects == stored, "a replay writes nothing"
 
 
-def test_same_content_from_another_event_is_a_duplicate(setup):
-    pipeline, _, sink = setup
-    data = _png()
+def _dicom() -> bytes:
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.Modality, ds.PatientName, ds.PatientIdentityRemoved = "CR", "", "YES"
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("make", "indexed"), [(_png, False), (_dicom, True)], ids=["png", "dicom"])
+def test_same_content_from_another_event_is_a_duplicate(setup, make, indexed):
+    pipeline, archive, sink = setup
+    data = make()
     pipeline.handle(_received(data))
     assert pipeline.handle(_received(data)).outcome is Outcome.DUPLICATE
     duplicate = sink.events[1]
     assert isinstance(duplicate, RadiographDuplicate) and duplicate.matched_on == "content"
     assert duplicate.image_id == sink.events[0].image_id
+    # A PNG's id is its content's, so it is found without an index; a DICOM's is its SOP UID's.
+    assert (f"index/sha256/{hashlib.sha256(data).hexdigest()}" in archive.objects) is indexed
 
 
 def test_same_sop_instance_in_another_encoding_is_a_duplicate(setup):
@@ -244,6 +260,8 @@ def test_identifying_dicoms_are_stored_de_identified_and_the_claim_check_release
     assert source.patient_id.encode() not in stored and source.planted["PatientName"].encode() not in stored
     assert event.tags.patient_id not in (None, source.patient_id) and event.tags.patient_identity_removed
     assert event.sha256 == received.sha256 != event.raw.sha256  # the sender's hash, the stored file's own
+    assert archive.incoming != {}, "released with its batch, not one request per file"
+    pipeline.release_claim_checks()
     assert archive.incoming == {}
     # a replay after the release re-publishes the record; the same file sent again is a duplicate
     assert pipeline.handle(received).outcome is Outcome.REPLAYED and sink.events[1] == event
@@ -261,6 +279,7 @@ def test_a_replayed_rejection_after_the_release_is_the_same_rejection(setup):
         object=ObjectRef(bucket="incoming", key="in/2"),
     )
     assert pipeline.handle(received).reason is RejectReason.NOT_AN_IMAGE
+    pipeline.release_claim_checks()
     assert pipeline.handle(received).outcome is Outcome.REPLAYED
     assert sink.events[0] == sink.events[1] and sink.events[1].reason is RejectReason.NOT_AN_IMAGE
 
@@ -279,3 +298,20 @@ def test_burned_in_text_can_be_flagged_instead_and_de_identifying_needs_a_secret
     assert pipeline.handle(_claim_checked(archive, buffer.getvalue())).outcome is Outcome.INGESTED
     tags = sink.events[0].tags
     assert tags.burned_in_annotation is True and tags.patient_identity_removed is False
+
+
+def test_claim_checks_a_failed_release_kept_are_released_by_the_next(setup):
+    pipeline, archive, _ = setup
+    first, second = (_claim_checked(archive, _png(seed)) for seed in (1, 2))
+    pipeline.handle(first)
+    release, archive.release_incoming = archive.release_incoming, _unreachable
+    with pytest.raises(ConnectionError):
+        pipeline.release_claim_checks()
+    archive.release_incoming = release
+    pipeline.handle(second)
+    pipeline.release_claim_checks()
+    assert archive.incoming == {}
+
+
+def _unreachable(refs):
+    raise ConnectionError("object store unreachable")

@@ -9,11 +9,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 import urllib3
 from minio import Minio
+from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
 from samx_core.bus.errors import RetryableError
@@ -149,6 +151,15 @@ class ObjectStore:
             self._client.remove_object(bucket, key)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise RetryableError(f"object store unreachable: {exc}") from exc
+
+    def delete_many(self, bucket: str, keys: Sequence[str]) -> None:
+        """Removes objects in one request per 1,000 keys (S3 DeleteObjects); absent ones are not errors."""
+        try:
+            errors = list(self._client.remove_objects(bucket, [DeleteObject(key) for key in keys]))
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise RetryableError(f"object store unreachable: {exc}") from exc
+        if errors:  # by code only: keys can name a site's inputs
+            raise RetryableError(f"object store kept {len(errors)} of {len(keys)} objects: {errors[0].code}")
 
     def expire_after(self, bucket: str, days_by_prefix: dict[str, int]) -> None:
         """The bucket's lifecycle: objects under each prefix ('' = all) expire that many days after they

@@ -7,7 +7,8 @@ Layout of the archive bucket::
     derived/<image_id>.thumb.png        8-bit thumbnail for the labeling UI
     meta/<image_id>.json                the record (the ``radiograph.ingested`` event as JSON;
                                         samx_core.archive.RadiographRecord; keys: samx_core.archive)
-    index/sha256/<sha256>.json          content -> image id
+    index/sha256/<sha256>.json          DICOM content -> image id (a PNG or JPEG's id is its content's,
+                                        so its record needs no index)
     index/sop/<sha256(SOP UID)>.json    DICOM instance -> image id (hashed: UIDs stay out of key names)
     quarantine/<received event id>.bin + .json   rejected originals and why, with a non-identifying
                                         reference to the input (samx_core.archive.QuarantineRecord;
@@ -18,6 +19,7 @@ Layout of the archive bucket::
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import cast
 
 from samx_core.archive import (
@@ -49,6 +51,9 @@ class ObjectStoreArchive:
         except ObjectMissingError:
             return None
 
+    def find_record(self, image_id: str) -> dict | None:
+        return cast("dict | None", self._store.get_json_or_none(self._bucket, radiograph_record_key(image_id)))
+
     def find_by_content(self, sha256: str) -> dict | None:
         return self._follow(f"index/sha256/{sha256}.json")
 
@@ -58,11 +63,7 @@ class ObjectStoreArchive:
     def _follow(self, index_key: str) -> dict | None:
         # Index entries, records and outcomes are JSON objects (this module writes them).
         pointer = cast("dict | None", self._store.get_json_or_none(self._bucket, index_key))
-        if pointer is None:
-            return None
-        return cast(
-            "dict | None", self._store.get_json_or_none(self._bucket, radiograph_record_key(pointer["image_id"]))
-        )
+        return None if pointer is None else self.find_record(pointer["image_id"])
 
     def store_radiograph(
         self,
@@ -89,12 +90,15 @@ class ObjectStoreArchive:
     def record_ref(self, image_id: str) -> ObjectRef:
         return radiograph_record_ref(self._bucket, image_id)
 
-    def store_record(self, image_id: str, record: dict, *, sha256: str, sop_instance_uid: str | None) -> None:
+    def store_record(
+        self, image_id: str, record: dict, *, sha256: str, sop_instance_uid: str | None, index_content: bool
+    ) -> None:
         # Through the payload's model: a record that would not read back is never written.
         checked = RadiographRecord.model_validate(record).model_dump(mode="json")
         self._store.put_json(self._bucket, radiograph_record_key(image_id), checked)
         pointer = {"image_id": image_id}
-        self._store.put_json(self._bucket, f"index/sha256/{sha256}.json", pointer)
+        if index_content:
+            self._store.put_json(self._bucket, f"index/sha256/{sha256}.json", pointer)
         if sop_instance_uid:
             self._store.put_json(self._bucket, f"index/sop/{_sop_key(sop_instance_uid)}.json", pointer)
 
@@ -118,8 +122,9 @@ class ObjectStoreArchive:
             "dict | None", self._store.get_json_or_none(self._bucket, f"{OUTCOMES_PREFIX}{received_event_id}.json")
         )
 
-    def release_incoming(self, ref: ObjectRef) -> None:
-        self._store.delete(ref.bucket, ref.key)
+    def release_incoming(self, refs: Sequence[ObjectRef]) -> None:
+        for bucket in sorted({ref.bucket for ref in refs}):
+            self._store.delete_many(bucket, [ref.key for ref in refs if ref.bucket == bucket])
 
     def set_retention(self, incoming_bucket: str, *, quarantine_days: int, incoming_days: int) -> None:
         """Rejected originals and replay markers expire; so does a claim check nobody handled."""

@@ -18,10 +18,11 @@ from enum import StrEnum
 from typing import Literal
 
 from samx_core.archive import QuarantineRecord
-from samx_core.events import RadiographDuplicate, RadiographIngested, RadiographReceived, RadiographRejected
+from samx_core.events import ObjectRef, RadiographDuplicate, RadiographIngested, RadiographReceived, RadiographRejected
 from samx_core.ids import image_id_for, opaque, sha256_hex
 from samx_core.imaging import DecodedRadiograph, InputRejected, check_usable, decode_radiograph
 from samx_core.imaging.derivatives import encode_derivative_png, encode_thumbnail_png
+from samx_core.imaging.sniff import Sniffed, sniff
 from samx_core.radiograph import RadiographTags, RejectReason, SourceFormat
 from samx_core.telemetry import span as traced
 
@@ -32,6 +33,7 @@ from samx_ingest.settings import BurnedInPolicy, IdentifiablePolicy, IngestPolic
 log = logging.getLogger(__name__)
 
 _OUTCOME_NAMESPACE = uuid.UUID("6f1c3a52-9d55-4c1e-9a0b-5a3d8f1e2b77")
+_RELEASE_BATCH = 1000  # S3 DeleteObjects takes up to 1,000 keys per request
 _EXTENSIONS = {
     SourceFormat.DICOM: ("dcm", "application/dicom"),
     SourceFormat.PNG: ("png", "image/png"),
@@ -79,6 +81,7 @@ class IngestPipeline:
         self._archive = archive
         self._events = events
         self._policy = policy
+        self._claim_checks: list[ObjectRef] = []  # handled, not yet released
         # Built here, so that a worker without its secret stops at start, not at its first DICOM.
         self._deidentify = (
             Deidentifier(policy.deidentification_secret())
@@ -92,10 +95,27 @@ class IngestPipeline:
             return self._replay_or_missing(received)
         result = self._decide(received, data)
         # The outcome is durable now (record or quarantine in the archive; a replay re-publishes it from
-        # there), so the claim check has served: the file as sent, identifying or not, leaves the bucket.
+        # there), so the claim check has served: the file as sent, identifying or not, leaves the bucket
+        # with the others of its batch (one request for all, see release_claim_checks).
         if received.object is not None:
-            self._archive.release_incoming(received.object)
+            self._claim_checks.append(received.object)
+            if len(self._claim_checks) >= _RELEASE_BATCH:
+                self.release_claim_checks()
         return result
+
+    def release_claim_checks(self) -> None:
+        """Deletes the claim checks of the inputs handled since the last call, in one request per bucket.
+        The worker calls it after each consumed batch; on failure they stay queued for the next call (a
+        worker that dies first leaves them to their replays, which release them, and to the incoming
+        bucket's expiry)."""
+        pending, self._claim_checks = self._claim_checks, []
+        if not pending:
+            return
+        try:
+            self._archive.release_incoming(pending)
+        except Exception:
+            self._claim_checks = pending + self._claim_checks
+            raise
 
     def _decide(self, received: RadiographReceived, data: bytes) -> IngestResult:
         sha256 = sha256_hex(data)
@@ -103,7 +123,7 @@ class IngestPipeline:
             return self._reject(
                 received, data, RejectReason.CHECKSUM_MISMATCH, "the file's SHA-256 differs from the one in the event"
             )
-        existing = self._archive.find_by_content(sha256)
+        existing = self._find_same_content(sha256, dicom=sniff(data) in (Sniffed.DICOM_PART10, Sniffed.DICOM_RAW))
         if existing is not None:
             return self._replay_or_duplicate(received, existing, matched_on="content")
         stored = data  # what the archive keeps: the de-identified file, or the one sent
@@ -124,6 +144,14 @@ class IngestPipeline:
         return self._store_and_announce(received, stored, sha256 if stored is data else sha256_hex(stored), decoded)
 
     # -- steps ----------------------------------------------------------------------------------------
+    def _find_same_content(self, sha256: str, *, dicom: bool) -> dict | None:
+        """The record of a radiograph with these exact bytes. A PNG or JPEG's id is its content's, so its
+        record is one lookup away; a DICOM's id is its SOP Instance UID's, so its content needs the
+        index (two lookups). Sniffed the way the decoder does, so a file is looked up where it was stored."""
+        if dicom:
+            return self._archive.find_by_content(sha256)
+        return self._archive.find_record(image_id_for(sop_instance_uid=None, content_sha256=sha256))
+
     def _read_payload(self, received: RadiographReceived) -> bytes | None:
         if received.inline_data is not None:
             return received.inline_data
@@ -200,7 +228,11 @@ class IngestPipeline:
             )
             # The record is the event itself, so a replay can re-publish it without decoding again.
             self._archive.store_record(
-                image_id, event.model_dump(mode="json"), sha256=sha256, sop_instance_uid=decoded.tags.sop_instance_uid
+                image_id,
+                event.model_dump(mode="json"),
+                sha256=sha256,
+                sop_instance_uid=decoded.tags.sop_instance_uid,
+                index_content=decoded.source_format is SourceFormat.DICOM,
             )
         self._events.publish(event, key=image_id)
         return IngestResult(Outcome.INGESTED)
@@ -231,7 +263,10 @@ class IngestPipeline:
             event = kind.model_validate(earlier)
             self._events.publish(event, key=earlier.get("image_id") or received.sha256)
             return IngestResult(Outcome.REPLAYED)
-        record = self._archive.find_by_content(received.sha256)
+        # No bytes to sniff, so both places (rare: a replay after the claim check was released).
+        record = self._find_same_content(received.sha256, dicom=False)
+        if record is None:
+            record = self._find_same_content(received.sha256, dicom=True)
         if record is not None and record["received_event_id"] == str(received.event_id):
             return self._republish(record)
         return self._reject(

@@ -50,6 +50,7 @@ class IngestWorker:
             publisher=self.publisher,
             max_batch=settings.max_batch,
             on_outcome=self._count_outcome,
+            on_batch_done=self.pipeline.release_claim_checks,
         )
         self.health = HealthServer(settings.health_host, settings.health_port, self.metrics, self._readiness_checks())
 
@@ -93,6 +94,10 @@ class IngestWorker:
             self.consumer.run(self.stop_event)
         finally:
             self._ready = False
+            try:
+                self.pipeline.release_claim_checks()  # a stop mid-batch: what it handled is durable
+            except Exception as exc:
+                log.warning("claim checks not released at stop (%s); their replays will", type(exc).__name__)
             self.consumer.close()
             self.publisher.flush()
             self.publisher.close()

@@ -64,6 +64,7 @@ class EventConsumer:
         max_batch: int = 64,
         max_backoff_s: float = 30.0,
         on_outcome: Callable[[str, HandlerOutcome, float], None] | None = None,
+        on_batch_done: Callable[[], None] | None = None,
     ) -> None:
         self._routes = {settings.topic(s.event_type.TOPIC): s for s in subscriptions}
         self._group_id = group_id
@@ -71,6 +72,8 @@ class EventConsumer:
         self._max_batch = max_batch
         self._max_backoff_s = max_backoff_s
         self._on_outcome = on_outcome or (lambda topic, outcome, seconds: None)
+        # What handlers deferred to the end of a batch (ingest deletes its claim checks in one request)
+        self._on_batch_done = on_batch_done
         self._consumer = KafkaConsumer(
             *self._routes,
             **settings.client_kwargs(),
@@ -101,7 +104,16 @@ class EventConsumer:
                         break  # stopping mid-retry: this record and the rest stay uncommitted
                     done[partition] = OffsetAndMetadata(record.offset + 1, "", -1)
             if done:
+                self._batch_done()
                 self._commit(done, first)
+
+    def _batch_done(self) -> None:
+        if self._on_batch_done is None:
+            return
+        try:
+            self._on_batch_done()
+        except Exception as exc:  # deferred work is best effort by contract: the batch's outcomes stand
+            log.warning("end-of-batch work failed (%s); continuing", type(exc).__name__)
 
     def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata], first: dict[TopicPartition, int]) -> None:
         try:
