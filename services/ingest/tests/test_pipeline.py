@@ -132,11 +132,16 @@ def test_replay_of_the_same_event_republishes_the_same_outcome(setup):
     assert archive.objects == stored, "a replay writes nothing"
 
 
-def _dicom() -> bytes:
+def _allowed_dataset() -> pydicom.Dataset:
+    """pydicom's CT_small as a de-identified CR: one the default policy ingests."""
     ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
     ds.Modality, ds.PatientName, ds.PatientIdentityRemoved = "CR", "", "YES"
+    return ds
+
+
+def _dicom() -> bytes:
     buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
+    _allowed_dataset().save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
 
 
@@ -155,8 +160,7 @@ def test_same_content_from_another_event_is_a_duplicate(setup, make, indexed):
 
 def test_same_sop_instance_in_another_encoding_is_a_duplicate(setup):
     pipeline, _, sink = setup
-    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
-    ds.Modality, ds.PatientName, ds.PatientIdentityRemoved = "CR", "", "YES"
+    ds = _allowed_dataset()
     first, second = io.BytesIO(), io.BytesIO()
     ds.save_as(first, enforce_file_format=True)
     ds.InstitutionName = "re-sent with a different header"

@@ -33,7 +33,7 @@ from samx_ingest.settings import BurnedInPolicy, IdentifiablePolicy, IngestPolic
 log = logging.getLogger(__name__)
 
 _OUTCOME_NAMESPACE = uuid.UUID("6f1c3a52-9d55-4c1e-9a0b-5a3d8f1e2b77")
-_RELEASE_BATCH = 1000  # S3 DeleteObjects takes up to 1,000 keys per request
+_RELEASE_BATCH = 1000  # queued claim checks released at once even without a batch end (one DeleteObjects holds 1,000)
 _EXTENSIONS = {
     SourceFormat.DICOM: ("dcm", "application/dicom"),
     SourceFormat.PNG: ("png", "image/png"),
