@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
+from samx_core.archive import SortedIndexJob, SortedIndexRecord
 from samx_core.events import ClassificationFlags, ObjectRef, ScoredLabel
-
-from samx_serving.index import IndexRecord, JobProgress
 
 IMAGE_ID = r"^img-[0-9a-f]{32}$"
 
@@ -101,6 +100,6 @@ class IndexPage(BaseModel):
     label: str | None
     total: int
     offset: int
-    items: list[IndexRecord]
+    items: list[SortedIndexRecord]
     counts: dict[str, int] = Field(default_factory=dict, description="Images per top-1 label in this version")
-    job: JobProgress | None = Field(default=None, description="Reclassification of the archive with this version")
+    job: SortedIndexJob | None = Field(default=None, description="Reclassification of the archive with this version")

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from samx_core.archive import derivative_key
+from samx_core.archive import SortedIndexRecord, derivative_key
 from samx_core.storage import ObjectStore
 
-from samx_serving.index import IndexRecord, SortedIndex
+from samx_serving.index import SortedIndex
 
 COLUMNS = [
     "image_id",
@@ -41,7 +41,7 @@ class ExportSummary:
     files_written: int
 
 
-def _row(r: IndexRecord) -> dict:
+def _row(r: SortedIndexRecord) -> dict:
     return {
         "image_id": r.image_id,
         "label": r.label,
@@ -69,7 +69,7 @@ def export_index(
     written = 0
     if images:
 
-        def copy(record: IndexRecord) -> None:
+        def copy(record: SortedIndexRecord) -> None:
             folder = out / record.label.replace("/", "-")  # a name like 'a/p' stays one folder
             folder.mkdir(exist_ok=True)
             png = store.get_bytes(bucket, derivative_key(record.image_id))  # ingest's key: no record read

@@ -21,6 +21,8 @@ from pydantic import ValidationError
 from samx_core.archive import (
     RADIOGRAPH_RECORD_PREFIX,
     RadiographRecord,
+    SortedIndexJob,
+    SortedIndexRecord,
     image_id_of_record_key,
     radiograph_record_key,
     short_body_part,
@@ -32,7 +34,7 @@ from samx_core.storage import ObjectStore
 from samx_core.telemetry import span as traced
 
 from samx_serving.api_models import ArchivedRadiograph, Classification
-from samx_serving.index import IndexRecord, JobProgress, SortedIndex
+from samx_serving.index import SortedIndex
 
 log = logging.getLogger(__name__)
 _NAMESPACE = uuid.UUID("0b9f5e3c-7d1a-4b8e-a6c2-3f4d5e6a7b8c")
@@ -89,7 +91,7 @@ class RadiographSorter:
     def _record(self, image_id: str, site_id: str | None, source_format: str | None, result: Classification) -> None:
         best = result.top[0]
         self._index.put(
-            IndexRecord(
+            SortedIndexRecord(
                 image_id=image_id,
                 model_version=result.model_version,
                 label=best.label,
@@ -112,7 +114,7 @@ class RadiographSorter:
         )
 
     # -- a new model: reclassify everything ---------------------------------------------------------------
-    def on_model_published(self, event: ModelPublished, stop: threading.Event | None = None) -> JobProgress:
+    def on_model_published(self, event: ModelPublished, stop: threading.Event | None = None) -> SortedIndexJob:
         version = event.model_version
         self._wait_until_served(version, stop)
         return self.reclassify_all(version)
@@ -124,13 +126,13 @@ class RadiographSorter:
                 raise RetryableError(f"serving does not serve {version} yet")  # the consumer retries later
             time.sleep(0.5)
 
-    def reclassify_all(self, version: str) -> JobProgress:
+    def reclassify_all(self, version: str) -> SortedIndexJob:
         keys = self._store.list_keys(self._bucket, RADIOGRAPH_RECORD_PREFIX)
         ids = sorted({i for i in map(image_id_of_record_key, keys) if i is not None})
         done_before = self._index.indexed_ids(version)
         todo = [i for i in ids if i not in done_before]
         started = datetime.now(UTC)
-        progress = JobProgress(
+        progress = SortedIndexJob(
             model_version=version, state="running", total=len(ids), done=len(ids) - len(todo),
             started_at=started, updated_at=started,
         )  # fmt: skip

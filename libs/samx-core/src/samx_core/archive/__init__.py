@@ -39,6 +39,19 @@ from samx_core.archive.radiograph import (
     raw_key,
     thumbnail_key,
 )
+from samx_core.archive.sorted_index import (
+    SORTED_INDEX_PREFIX,
+    SortedIndexJob,
+    SortedIndexRecord,
+    image_id_of_sorted_key,
+    label_of_sorted_key,
+    sorted_index_images_prefix,
+    sorted_index_job_key,
+    sorted_index_label_key,
+    sorted_index_label_prefix,
+    sorted_index_labels_prefix,
+    sorted_index_record_key,
+)
 
 # Payload name -> model; the JSON Schemas are exported with the events' (``samx dev export-schemas``).
 ALL_PAYLOADS: dict[str, type[BaseModel]] = {
@@ -48,12 +61,15 @@ ALL_PAYLOADS: dict[str, type[BaseModel]] = {
     "clusters": ClustersDocument,
     "assignments_row": AssignmentRow,
     "image_manifest": ImageManifest,
+    "sorted_index_record": SortedIndexRecord,
+    "sorted_index_job": SortedIndexJob,
 }
 
 __all__ = [
     "ALL_PAYLOADS",
     "QUARANTINE_PREFIX",
     "RADIOGRAPH_RECORD_PREFIX",
+    "SORTED_INDEX_PREFIX",
     "AssignmentRow",
     "AssignmentsError",
     "ClusterSummary",
@@ -65,11 +81,15 @@ __all__ = [
     "ManifestImage",
     "QuarantineRecord",
     "RadiographRecord",
+    "SortedIndexJob",
+    "SortedIndexRecord",
     "assignments_key",
     "backbone_key",
     "clusters_key",
     "derivative_key",
     "image_id_of_record_key",
+    "image_id_of_sorted_key",
+    "label_of_sorted_key",
     "label_set_key",
     "manifest_key",
     "patient_group",
@@ -82,6 +102,12 @@ __all__ = [
     "run_prefix",
     "run_report_key",
     "short_body_part",
+    "sorted_index_images_prefix",
+    "sorted_index_job_key",
+    "sorted_index_label_key",
+    "sorted_index_label_prefix",
+    "sorted_index_labels_prefix",
+    "sorted_index_record_key",
     "thumbnail_key",
     "write_assignments",
 ]
