@@ -9,6 +9,7 @@ import json
 from collections import Counter
 
 import pytest
+from samx_core.archive import CONTENT_INDEX_PREFIX, RADIOGRAPH_RECORD_PREFIX, sha256_of_content_index_key
 from samx_core.events import RadiographDuplicate, RadiographIngested, RadiographRejected
 from samx_core.radiograph import RejectReason
 
@@ -110,12 +111,12 @@ def test_every_input_gets_exactly_its_outcome(corpus, kafka_settings, s3_setting
     # Every claim check is released once its outcome is durable.
     assert unreleased_claim_checks(stream.store, s3_settings.incoming_bucket) == []
     # The archive holds one record per radiograph, with original, derivative and thumbnail.
-    meta_keys = stream.store.list_keys(s3_settings.archive_bucket, "meta/")
+    meta_keys = stream.store.list_keys(s3_settings.archive_bucket, RADIOGRAPH_RECORD_PREFIX)
     assert len(meta_keys) == len(good) + 2
     # A content index for DICOMs only: a PNG's record is found by the id its content gives.
     indexed = {
-        key.removeprefix("index/sha256/").removesuffix(".json")
-        for key in stream.store.list_keys(s3_settings.archive_bucket, "index/sha256/")
+        sha256_of_content_index_key(key)
+        for key in stream.store.list_keys(s3_settings.archive_bucket, CONTENT_INDEX_PREFIX)
     }
     assert len(indexed) == DICOM_COUNT + 2
     assert {hashlib.sha256(d).hexdigest() for d in corpus["dicom"]} <= indexed

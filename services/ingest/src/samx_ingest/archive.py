@@ -7,37 +7,40 @@ Layout of the archive bucket::
     derived/<image_id>.thumb.png        8-bit thumbnail for the labeling UI
     meta/<image_id>.json                the record (the ``radiograph.ingested`` event as JSON;
                                         samx_core.archive.RadiographRecord; keys: samx_core.archive)
-    index/sha256/<sha256>.json          DICOM content -> image id (a PNG or JPEG's id is its content's,
-                                        so its record needs no index)
-    index/sop/<sha256(SOP UID)>.json    DICOM instance -> image id (hashed: UIDs stay out of key names)
+    index/sha256/<sha256>.json          DICOM content -> image id, index/sop/<sha256(SOP UID)>.json
+                                        DICOM instance -> image id (samx_core.archive.ContentPointer)
     quarantine/<received event id>.bin + .json   rejected originals and why, with a non-identifying
                                         reference to the input (samx_core.archive.QuarantineRecord;
                                         expire: retention setting)
     outcomes/<received event id>.json   duplicate/rejected outcome of a received event, for its replays
+
+Every key and payload is built and checked by ``samx_core.archive``; this module does the round trips.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import cast
 
 from samx_core.archive import (
+    OUTCOMES_PREFIX,
     QUARANTINE_PREFIX,
+    ContentPointer,
     QuarantineRecord,
     RadiographRecord,
+    content_index_key,
     derivative_key,
+    outcome_key,
     quarantine_original_key,
     quarantine_record_key,
     radiograph_record_key,
     radiograph_record_ref,
     raw_key,
+    sop_index_key,
     thumbnail_key,
 )
 from samx_core.events import ObjectRef
 from samx_core.storage import ObjectMissingError, ObjectStore
-
-OUTCOMES_PREFIX = "outcomes/"
 
 
 class ObjectStoreArchive:
@@ -55,15 +58,14 @@ class ObjectStoreArchive:
         return cast("dict | None", self._store.get_json_or_none(self._bucket, radiograph_record_key(image_id)))
 
     def find_by_content(self, sha256: str) -> dict | None:
-        return self._follow(f"index/sha256/{sha256}.json")
+        return self._follow(content_index_key(sha256))
 
     def find_by_sop_instance(self, sop_instance_uid: str) -> dict | None:
-        return self._follow(f"index/sop/{_sop_key(sop_instance_uid)}.json")
+        return self._follow(sop_index_key(sop_instance_uid))
 
     def _follow(self, index_key: str) -> dict | None:
-        # Index entries, records and outcomes are JSON objects (this module writes them).
-        pointer = cast("dict | None", self._store.get_json_or_none(self._bucket, index_key))
-        return None if pointer is None else self.find_record(pointer["image_id"])
+        doc = self._store.get_json_or_none(self._bucket, index_key)
+        return None if doc is None else self.find_record(ContentPointer.model_validate(doc).image_id)
 
     def store_radiograph(
         self,
@@ -96,11 +98,11 @@ class ObjectStoreArchive:
         # Through the payload's model: a record that would not read back is never written.
         checked = RadiographRecord.model_validate(record).model_dump(mode="json")
         self._store.put_json(self._bucket, radiograph_record_key(image_id), checked)
-        pointer = {"image_id": image_id}
+        pointer = ContentPointer(image_id=image_id).model_dump(mode="json")
         if index_content:
-            self._store.put_json(self._bucket, f"index/sha256/{sha256}.json", pointer)
+            self._store.put_json(self._bucket, content_index_key(sha256), pointer)
         if sop_instance_uid:
-            self._store.put_json(self._bucket, f"index/sop/{_sop_key(sop_instance_uid)}.json", pointer)
+            self._store.put_json(self._bucket, sop_index_key(sop_instance_uid), pointer)
 
     def quarantine(self, record: QuarantineRecord, data: bytes) -> ObjectRef:
         # Its own digest, not the event's: they differ when the reason is a checksum mismatch.
@@ -115,12 +117,10 @@ class ObjectStoreArchive:
         return original
 
     def store_outcome(self, received_event_id: str, event: dict) -> None:
-        self._store.put_json(self._bucket, f"{OUTCOMES_PREFIX}{received_event_id}.json", event)
+        self._store.put_json(self._bucket, outcome_key(received_event_id), event)
 
     def find_outcome(self, received_event_id: str) -> dict | None:
-        return cast(
-            "dict | None", self._store.get_json_or_none(self._bucket, f"{OUTCOMES_PREFIX}{received_event_id}.json")
-        )
+        return cast("dict | None", self._store.get_json_or_none(self._bucket, outcome_key(received_event_id)))
 
     def release_incoming(self, refs: Sequence[ObjectRef]) -> None:
         for bucket in sorted({ref.bucket for ref in refs}):
@@ -130,7 +130,3 @@ class ObjectStoreArchive:
         """Rejected originals and replay markers expire; so does a claim check nobody handled."""
         self._store.expire_after(self._bucket, {QUARANTINE_PREFIX: quarantine_days, OUTCOMES_PREFIX: incoming_days})
         self._store.expire_after(incoming_bucket, {"": incoming_days})
-
-
-def _sop_key(sop_instance_uid: str) -> str:
-    return hashlib.sha256(sop_instance_uid.strip().encode()).hexdigest()

@@ -3,6 +3,15 @@ the writer, every reader and the test fixtures alike, so that a change to a payl
 
 from pydantic import BaseModel
 
+from samx_core.archive.content_index import (
+    CONTENT_INDEX_PREFIX,
+    OUTCOMES_PREFIX,
+    ContentPointer,
+    content_index_key,
+    outcome_key,
+    sha256_of_content_index_key,
+    sop_index_key,
+)
 from samx_core.archive.labelset import (
     LabelSetCluster,
     LabelSetDecisions,
@@ -63,10 +72,13 @@ ALL_PAYLOADS: dict[str, type[BaseModel]] = {
     "image_manifest": ImageManifest,
     "sorted_index_record": SortedIndexRecord,
     "sorted_index_job": SortedIndexJob,
+    "content_pointer": ContentPointer,
 }
 
 __all__ = [
     "ALL_PAYLOADS",
+    "CONTENT_INDEX_PREFIX",
+    "OUTCOMES_PREFIX",
     "QUARANTINE_PREFIX",
     "RADIOGRAPH_RECORD_PREFIX",
     "SORTED_INDEX_PREFIX",
@@ -74,6 +86,7 @@ __all__ = [
     "AssignmentsError",
     "ClusterSummary",
     "ClustersDocument",
+    "ContentPointer",
     "ImageManifest",
     "LabelSetCluster",
     "LabelSetDecisions",
@@ -86,12 +99,14 @@ __all__ = [
     "assignments_key",
     "backbone_key",
     "clusters_key",
+    "content_index_key",
     "derivative_key",
     "image_id_of_record_key",
     "image_id_of_sorted_key",
     "label_of_sorted_key",
     "label_set_key",
     "manifest_key",
+    "outcome_key",
     "patient_group",
     "quarantine_original_key",
     "quarantine_record_key",
@@ -101,7 +116,9 @@ __all__ = [
     "read_assignments",
     "run_prefix",
     "run_report_key",
+    "sha256_of_content_index_key",
     "short_body_part",
+    "sop_index_key",
     "sorted_index_images_prefix",
     "sorted_index_job_key",
     "sorted_index_label_key",
