@@ -87,7 +87,7 @@ def resolve_policy(device: torch.device, precision: str = "auto") -> ComputePoli
 
 # How much faster NCHW must measure in the probe to be chosen over channels_last. On the AVX2 dev VM
 # channels_last made ResNet-18 faster at every real stage and batch (fine-tuning 1.09-1.29x at 64-128 px,
-# SimCLR steps 1.03-1.2x, inference 1.41-1.47x), while the probe's small net, timed in a Ray worker
+# SimCLR steps 1.02-1.23x, inference 1.41-1.47x), while the probe's small net, timed in a Ray worker
 # whose neighbour actors were starting, read NCHW 1.18x faster in one of four runs and channels_last 2.1x
 # in another: a near tie is noise, and the wrong pick cost the pretext ~20 % (bench/results/README.md).
 CONTIGUOUS_MARGIN = 1.25
