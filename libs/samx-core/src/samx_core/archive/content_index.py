@@ -16,6 +16,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from samx_core.archive.keys import json_name_under
+
 OUTCOMES_PREFIX = "outcomes/"
 CONTENT_INDEX_PREFIX = "index/sha256/"
 
@@ -38,9 +40,7 @@ def sop_index_key(sop_instance_uid: str) -> str:
 
 def sha256_of_content_index_key(key: str) -> str | None:
     """The content digest a content-index key names, or None for any other key."""
-    if not (key.startswith(CONTENT_INDEX_PREFIX) and key.endswith(".json")):
-        return None
-    return key[len(CONTENT_INDEX_PREFIX) : -len(".json")] or None
+    return json_name_under(key, CONTENT_INDEX_PREFIX)
 
 
 def outcome_key(received_event_id: UUID | str) -> str:

@@ -16,6 +16,7 @@ default): read it where a radiograph's own tags are needed, and the run's image 
 
 from __future__ import annotations
 
+from samx_core.archive.keys import json_name_under
 from samx_core.events.base import ObjectRef
 from samx_core.events.radiograph_ingested import RadiographIngested
 
@@ -33,10 +34,7 @@ def radiograph_record_key(image_id: str) -> str:
 
 def image_id_of_record_key(key: str) -> str | None:
     """The image id a record key names, or None for any other key (a listing may hold strays)."""
-    if not (key.startswith(RADIOGRAPH_RECORD_PREFIX) and key.endswith(".json")):
-        return None
-    image_id = key[len(RADIOGRAPH_RECORD_PREFIX) : -len(".json")]
-    return image_id if image_id and "/" not in image_id else None
+    return json_name_under(key, RADIOGRAPH_RECORD_PREFIX)
 
 
 def radiograph_record_ref(bucket: str, image_id: str) -> ObjectRef:

@@ -21,6 +21,7 @@ from urllib.parse import quote, unquote
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from samx_core.archive.keys import json_name_under
 from samx_core.events.radiograph_classified import ClassificationFlags, ScoredLabel
 
 SORTED_INDEX_PREFIX = "index/classified/"
@@ -101,11 +102,8 @@ def sorted_index_job_key(model_version: str) -> str:
 
 def image_id_of_sorted_key(key: str, model_version: str) -> str | None:
     """The image id an ``images/`` key of the version names, or None for any other key."""
-    prefix = sorted_index_images_prefix(model_version)
-    if not (key.startswith(prefix) and key.endswith(".json")):
-        return None
-    image_id = key[len(prefix) : -len(".json")]
-    return image_id if _SAFE_PART.match(image_id) else None
+    image_id = json_name_under(key, sorted_index_images_prefix(model_version))
+    return image_id if image_id is not None and _SAFE_PART.match(image_id) else None
 
 
 def label_of_sorted_key(key: str, model_version: str) -> str | None:
