@@ -35,6 +35,10 @@ VARIANTS: dict[str, dict[str, str]] = {
     "uv-hook": {"RAY_ENABLE_UV_RUN_RUNTIME_ENV": "1"},
     # A spot-instance preemption poller: a 0-CPU actor process per worker group, of no use on one node.
     "no-preemption-watcher": {"RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0", "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0"},
+    # A virtual environment without bytecode, as ``uv sync`` leaves it by default, on a machine that sets
+    # PYTHONDONTWRITEBYTECODE (CI images do): every process compiles torch's and Ray's modules from source
+    # again. An empty cache prefix hides the compiled files from every process of the run, Ray's included.
+    "no-bytecode": {"RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": ""},
 }
 STATE_FILE = "startup.pt"
 
@@ -95,6 +99,8 @@ def main() -> int:
     for r in range(args.repeats):
         for i, (name, env) in enumerate(VARIANTS.items()):
             print(f"[{r * len(VARIANTS) + i + 1}/{total}] {name} ...", file=sys.stderr, flush=True)
+            if "PYTHONPYCACHEPREFIX" in env:
+                env = {**env, "PYTHONPYCACHEPREFIX": tempfile.mkdtemp(prefix="samx-no-bytecode-")}
             done = subprocess.run(
                 [sys.executable, __file__, "--child", "--workers", str(args.workers)],
                 env={**os.environ, **env},

@@ -35,8 +35,13 @@ if ! command -v uv >/dev/null; then
   say "installing uv from PyPI"
   python3 -m pip install --quiet --disable-pip-version-check uv
 fi
-say "python workspace (uv sync --locked)"
-uv sync --locked --quiet
+say "python workspace (uv sync --locked, compiled to bytecode)"
+# Bytecode at install, as uv advises for images: by default uv leaves compiling to the first import, and
+# where PYTHONDONTWRITEBYTECODE is set (CI images set it) no import ever writes it, so every process (each
+# Ray worker and actor, each service, each test's subprocess) compiled torch's and Ray's modules again:
+# ~7 of the ~14 CPU seconds an import of torch and Ray Train took here (bench/ray_train_startup.py).
+uv sync --locked --quiet --compile-bytecode
+uv run --no-sync python -m compileall -q -j 0 libs services >/dev/null
 command -v shellcheck >/dev/null || apt_install shellcheck
 # The labeling service's tests run against a real PostgreSQL (started by the tests, on loopback) and its
 # web UI is tested in Debian's Chromium driven by Playwright.
