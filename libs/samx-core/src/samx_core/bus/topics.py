@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -15,11 +16,16 @@ from samx_core.settings import KafkaSettings
 log = logging.getLogger(__name__)
 
 
-def ensure_topics(settings: KafkaSettings, topics: Iterable[str]) -> list[str]:
+def ensure_topics(settings: KafkaSettings, topics: Iterable[str], *, timeout_s: float | None = None) -> list[str]:
     """Create the topics that do not exist yet (names before the namespace prefix); returns the ones
-    created. Safe to run concurrently."""
+    created. Safe to run concurrently. ``timeout_s`` bounds the broker's bootstrap and each request
+    (default: kafka-python's 30 s bootstrap, the settings' request timeout); an unreachable broker raises
+    ``KafkaTimeoutError``."""
     topics = [settings.topic(name) for name in topics]
-    admin = KafkaAdminClient(**settings.client_kwargs())
+    kwargs: dict[str, Any] = {**settings.client_kwargs()}
+    if timeout_s is not None:
+        kwargs |= {"bootstrap_timeout_ms": int(timeout_s * 1000), "request_timeout_ms": int(timeout_s * 1000)}
+    admin = KafkaAdminClient(**kwargs)
     try:
         existing = set(admin.list_topics())
         missing = sorted(set(topics) - existing)

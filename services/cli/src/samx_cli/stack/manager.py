@@ -19,12 +19,17 @@ from pathlib import Path
 from samx_cli.stack.build import ensure_kafka, ensure_minio
 from samx_cli.stack.components import KafkaServer, MinioServer, RayHead
 from samx_cli.stack.ports import free_port, port_is_free, wait_until
-from samx_cli.stack.processes import ManagedProcess
+from samx_cli.stack.processes import DEFAULT_STOP_TIMEOUT_S, ManagedProcess, stop_together
 from samx_cli.stack.status import ProcessStatus, component_status, service_status
 
 ALL_COMPONENTS = ("kafka", "minio", "ray")
 SERVING_USER = "samx-local"  # who the local serving token belongs to (samx_core.auth grant)
 _EXTERNAL_ENV = {"kafka": "SAMX_KAFKA_BOOTSTRAP_SERVERS", "minio": "SAMX_S3_ENDPOINT", "ray": "SAMX_RAY_ADDRESS"}
+
+
+def _stop_timeout(component: str) -> float:
+    server = {"kafka": KafkaServer, "minio": MinioServer, "ray": RayHead}[component]
+    return getattr(server, "stop_timeout_s", DEFAULT_STOP_TIMEOUT_S)
 
 
 def _say(message: str) -> None:
@@ -37,6 +42,7 @@ class LocalStack:
     state_dir: Path
     say: Callable[[str], None] = field(default=_say)
     ray_cpus: int = max(1, os.cpu_count() or 1)
+    kafka_data_dir: Path | None = None  # KafkaServer.data_dir: <state>/kafka/data when None
 
     # -- state ------------------------------------------------------------------------------------
     @property
@@ -69,7 +75,13 @@ class LocalStack:
 
     def servers(self, config: dict) -> dict[str, KafkaServer | MinioServer | RayHead]:
         return {
-            "kafka": KafkaServer(self.build_dir, self.state_dir, config["kafka_port"], config["kafka_controller_port"]),
+            "kafka": KafkaServer(
+                self.build_dir,
+                self.state_dir,
+                config["kafka_port"],
+                config["kafka_controller_port"],
+                data_dir=self.kafka_data_dir,
+            ),
             "minio": MinioServer(
                 self.build_dir,
                 self.state_dir,
@@ -145,20 +157,22 @@ class LocalStack:
     def restart(self, name: str) -> None:
         """Stops one component and starts it again on the same ports and data (fault tests, upgrades)."""
         config = self._config()
-        self.process(name).stop()
+        self.stop_component(name)
         self._start(name, self.servers(config)[name])
 
     def stop_component(self, name: str) -> None:
         """Stops one component, keeping its ports and data for ``start_component`` (fault tests)."""
-        self.process(name).stop()
+        self.process(name).stop(timeout_s=_stop_timeout(name))
 
     def start_component(self, name: str) -> None:
         self._start(name, self.servers(self._config())[name])
 
     def down(self) -> list[str]:
         """Stops the services started against this stack (ingest workers, ...) first, then the stack."""
-        services = self.service_names()
-        stopped = [name for name in [*services, *reversed(ALL_COMPONENTS)] if self.process(name).stop()]
+        # The services together, then the components together: each group waits for its slowest member only.
+        services = stop_together([(self.process(name), DEFAULT_STOP_TIMEOUT_S) for name in self.service_names()])
+        components = stop_together([(self.process(name), _stop_timeout(name)) for name in reversed(ALL_COMPONENTS)])
+        stopped = [process.name for process in [*services, *components]]
         self.env_file.unlink(missing_ok=True)
         return stopped
 

@@ -10,7 +10,11 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
+
+# How long a process gets to exit after SIGTERM before its group is killed.
+DEFAULT_STOP_TIMEOUT_S = 20.0
 
 
 class ManagedProcess:
@@ -72,23 +76,9 @@ class ManagedProcess:
             self.ports_file.write_text(json.dumps(ports))
         return process.pid
 
-    def stop(self, *, timeout_s: float = 20.0) -> bool:
+    def stop(self, *, timeout_s: float = DEFAULT_STOP_TIMEOUT_S) -> bool:
         """SIGTERM to the process group, SIGKILL after the timeout. Returns True if it was running."""
-        pid = self.pid()
-        if pid is None:
-            self.pid_file.unlink(missing_ok=True)
-            self.ports_file.unlink(missing_ok=True)
-            return False
-        _signal_group(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _alive(pid):
-            _signal_group(pid, signal.SIGKILL)
-        _signal_group(pid, signal.SIGKILL)  # leftovers of the group, if any
-        self.pid_file.unlink(missing_ok=True)
-        self.ports_file.unlink(missing_ok=True)
-        return True
+        return bool(stop_together([(self, timeout_s)]))
 
     def kill_hard(self) -> None:
         """kill -9 the process (fault tests): no clean shutdown, the PID file stays for ``stop``."""
@@ -98,6 +88,31 @@ class ManagedProcess:
             deadline = time.monotonic() + 10
             while _alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.02)
+
+
+def stop_together(processes: Sequence[tuple[ManagedProcess, float]]) -> list[ManagedProcess]:
+    """Stops several processes at once: SIGTERM to every group, then each gets until its own timeout
+    (seconds) to exit before its group is killed. The wall time is the slowest one's, not the sum (a
+    stack of nine processes stopped one by one waited for each in turn). Returns those that were running."""
+    running = [(process, pid, timeout_s) for process, timeout_s in processes if (pid := process.pid()) is not None]
+    for _, pid, _ in running:
+        _signal_group(pid, signal.SIGTERM)
+    started = time.monotonic()
+    waiting = list(running)
+    while waiting:
+        elapsed = time.monotonic() - started
+        for entry in list(waiting):
+            _, pid, timeout_s = entry
+            if not _alive(pid) or elapsed >= timeout_s:
+                waiting.remove(entry)
+        if waiting:
+            time.sleep(0.1)
+    for _, pid, _ in running:
+        _signal_group(pid, signal.SIGKILL)  # one that outstayed its timeout, and leftovers of every group
+    for process, _ in processes:
+        process.pid_file.unlink(missing_ok=True)
+        process.ports_file.unlink(missing_ok=True)
+    return [process for process, _, _ in running]
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

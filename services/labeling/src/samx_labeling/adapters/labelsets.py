@@ -38,7 +38,9 @@ class ArchiveLabelSetSink:
 
     def _connected(self) -> EventPublisher:
         if self._publisher is None:
-            ensure_topics(self._kafka, [LabelsPublished.TOPIC])  # topics are never auto-created
+            # topics are never auto-created; bounded like the announcement itself (the settings' request
+            # timeout, 30 s, kept a publish waiting three times announce_timeout_s while Kafka was down)
+            ensure_topics(self._kafka, [LabelsPublished.TOPIC], timeout_s=self._timeout_s)
             self._publisher = EventPublisher(self._kafka, max_block_s=self._timeout_s)
         return self._publisher
 

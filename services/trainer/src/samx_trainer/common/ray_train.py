@@ -40,6 +40,10 @@ def fit_torch_job(
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
+    # Ray Train v2 patches print() in its workers to tee each line into its own logger as well, so every
+    # progress line reached the driver's console twice. Read from the driver's environment at fit() and
+    # passed on to the controller and the workers; one that sets it otherwise keeps its choice.
+    os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
     use_gpu = torch.cuda.is_available()
     cpus = worker_cpus(trainer)
     torch_trainer = TorchTrainer(
