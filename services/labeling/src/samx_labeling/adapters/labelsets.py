@@ -38,8 +38,8 @@ class ArchiveLabelSetSink:
 
     def _connected(self) -> EventPublisher:
         if self._publisher is None:
-            # topics are never auto-created; bounded like the announcement itself (the settings' request
-            # timeout, 30 s, kept a publish waiting three times announce_timeout_s while Kafka was down)
+            # topics are never auto-created; bounded like the announcement itself (kafka-python's default
+            # 30 s bootstrap kept a publish waiting three times announce_timeout_s while Kafka was down)
             ensure_topics(self._kafka, [LabelsPublished.TOPIC], timeout_s=self._timeout_s)
             self._publisher = EventPublisher(self._kafka, max_block_s=self._timeout_s)
         return self._publisher
