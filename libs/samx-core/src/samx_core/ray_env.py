@@ -5,10 +5,11 @@ sets the same on every Ray pod). A plain mapping of environment variables: impor
 Ray starts every worker process at nice 15 (its ``worker_niceness``) so that its own daemons stay
 responsive; but in SAM-X the workers are the job (the training ranks, the serving replicas), and the
 daemons at nice 0 (dashboard, its agents, log monitor, GCS) then preempt a training rank's two
-lock-stepped OpenMP threads whenever they wake. Measured on the 2-core dev VM (``bench/train_speed.py``
-at 128 px, three runs each, product / bare loop): SimCLR 0.79-0.88 at nice 15 against 0.90-1.02 at
-nice 0; phase 2 0.82-0.97 against 0.86-0.98 (``bench/results/README.md``). The raylet reads it when it
-starts, so it must be in the environment of ``ray start`` or of the ``ray.init`` that starts a node."""
+lock-stepped OpenMP threads whenever they wake. Measured on the 2-core dev VM (``bench/train_speed.py``,
+product / bare loop, runs alternated): SimCLR at 128 px 0.79-0.88 at nice 15 against 0.90-1.02 at nice 0
+(three runs each); at 96 px no difference the VM's noise lets us see (0.85-0.95 against 0.80-1.02, two
+each); phase 2 at 128 px 0.82-0.97 against 0.86-0.98 (``bench/results/README.md``). The raylet reads it
+when it starts, so it must be in the environment of ``ray start`` or of the ``ray.init`` starting a node."""
 
 from __future__ import annotations
 
