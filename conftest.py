@@ -19,7 +19,6 @@ import pytest
 from samx_cli.stack.manager import LocalStack
 from samx_cli.stack.processes import ManagedProcess
 from samx_cli.workers import start_ingest_workers
-from samx_core.ray_env import prefer_full_priority_workers
 from samx_core.settings import KafkaSettings, S3Settings
 
 REPO_ROOT = Path(__file__).resolve().parent
@@ -29,8 +28,6 @@ REPO_ROOT = Path(__file__).resolve().parent
 os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 # Before pyarrow is first imported (by Ray): see samx_cli.stack.components.ARROW_ENV.
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
-# Ray workers at nice 0, as the product starts them (samx_core.ray_env); read when a ray.init starts a node.
-prefer_full_priority_workers()
 BUILD_DIR = Path(os.environ.get("SAMX_BUILD", REPO_ROOT / ".samx" / "build"))
 
 

@@ -36,7 +36,6 @@ import ray  # noqa: E402
 import torch  # noqa: E402
 from run_method import Clock, load_data, load_phase1, phase1  # noqa: E402
 from samx_core.archive import LabelSetCluster, LabelSetDocument  # noqa: E402
-from samx_core.ray_env import prefer_full_priority_workers  # noqa: E402
 from samx_ml import metrics as M  # noqa: E402
 from samx_ml.backbone import Backbone  # noqa: E402
 from samx_ml.classifier import Classifier, predict_proba  # noqa: E402
@@ -121,7 +120,6 @@ def main() -> int:
                         fit_y.multi_hot[keep][lab])  # fmt: skip
     res["injection"]["label_accuracy_on_labeled"] = round(float(hits.mean()), 4)
 
-    prefer_full_priority_workers()  # as the product starts Ray
     ray.init(num_cpus=max(2, args.workers), include_dashboard=False, log_to_driver=True)
     trainer = TrainerSettings(num_workers=args.workers)
     x_fit, x_test = d["images"][fit], d["images"][test]

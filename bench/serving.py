@@ -42,7 +42,6 @@ from rich.table import Table  # noqa: E402
 from samx_cli.stack.manager import LocalStack  # noqa: E402
 from samx_core.imaging import decode_radiograph  # noqa: E402
 from samx_core.model_registry import ModelRegistry  # noqa: E402
-from samx_core.ray_env import prefer_full_priority_workers  # noqa: E402
 from samx_core.settings import S3Settings  # noqa: E402
 from samx_core.storage import ObjectStore  # noqa: E402
 from samx_serving.app import AppArgs, deploy  # noqa: E402
@@ -206,7 +205,6 @@ def main() -> None:
             bare_runs = [bare_rate(engine, files, args.batch)]
             explain_runs = [bare_explain_rate(engine, files)]
             port = _free_port()
-            prefer_full_priority_workers()  # as samx-serving starts a local Ray
             ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
             try:
                 serve.start(http_options={"host": "127.0.0.1", "port": port})

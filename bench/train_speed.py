@@ -45,7 +45,6 @@ import ray  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from run_method import load_data  # noqa: E402
-from samx_core.ray_env import prefer_full_priority_workers  # noqa: E402
 from samx_ml.augment import eval_transform, random_view  # noqa: E402
 from samx_ml.backbone import Backbone  # noqa: E402
 from samx_ml.classifier import Classifier  # noqa: E402
@@ -201,7 +200,6 @@ def main() -> int:
     print(f"matmul peak: fp32 {res['peak_flops']['fp32'] / 1e9:.0f} GFLOP/s, "
           f"bf16 {res['peak_flops']['bf16'] / 1e9:.0f} GFLOP/s", flush=True)  # fmt: skip
     res["stages"] = {}
-    prefer_full_priority_workers()  # as the product starts Ray (RAY_worker_niceness=15: Ray's default)
     ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False)
     try:
         with tempfile.TemporaryDirectory() as tmp_dir:

@@ -191,19 +191,6 @@ def test_services_get_their_settings(rendered: dict[str, Rendered]) -> None:
     assert gpu["imagePullSecrets"] == [{"name": "samx-registry"}]
 
 
-def test_ray_pods_start_their_workers_at_full_priority(rendered: dict[str, Rendered]) -> None:
-    """Ray starts workers at nice 15 below its daemons; every Ray pod (the serving RayService and the
-    RayJobs the launcher submits) starts them at nice 0, as the local stack does (samx_core.ray_env)."""
-    ray_docs = [d for d in rendered["default"].docs if d["kind"] in {"RayService", "RayJob", "RayCluster"}]
-    ray_docs += rayjob_templates(rendered["default"])
-    pods = [(doc["kind"], where, pod) for doc in ray_docs for where, pod in pod_specs(doc)]
-    assert {kind for kind, _, _ in pods} >= {"RayService", "RayJob"}
-    for kind, where, pod in pods:
-        for container in pod["containers"]:
-            env = {e["name"]: e.get("value") for e in container["env"]}
-            assert env.get("RAY_worker_niceness") == "0", f"{kind} {where}: {container['name']}"
-
-
 # ---- security ---------------------------------------------------------------------------------------
 
 

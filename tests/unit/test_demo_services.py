@@ -112,12 +112,3 @@ def test_the_ray_head_and_its_drivers_start_workers_without_the_uv_hook(tmp_path
     head = RayHead(tmp_path, port=1, dashboard_port=2, num_cpus=2)
     assert head.env()["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] == "0"
     assert head.client_env()["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] == "0"
-
-
-def test_the_ray_head_starts_its_workers_at_full_priority(tmp_path):
-    """Ray starts workers at nice 15 below its own daemons; the stack's head starts them at nice 0 (the
-    training ranks and serving replicas are the work: samx_core.ray_env)."""
-    from samx_cli.stack.components import RayHead
-
-    head = RayHead(tmp_path, port=1, dashboard_port=2, num_cpus=2)
-    assert head.env()["RAY_worker_niceness"] == "0"

@@ -40,11 +40,7 @@ spec:
         - { name: serve, containerPort: 8000, protocol: TCP }
         {{- end }}
       {{- end }}
-      env:
-        # Ray starts its workers (the training ranks, the Serve replicas) at nice 15, below its own
-        # daemons; here they are the work (samx_core.ray_env in the repository says what it measured).
-        - { name: RAY_worker_niceness, value: "0" }
-        {{- include "samx.component.env" (list $root $spec) | trim | nindent 8 }}
+      env: {{- include "samx.component.env" (list $root $spec) | trim | nindent 8 }}
       resources: {{- include "samx.resources" (list $root $group.resources $useGpu) | nindent 8 }}
       securityContext: {{- include "samx.containerSecurityContext" . | nindent 8 }}
       volumeMounts:

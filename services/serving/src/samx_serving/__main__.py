@@ -44,13 +44,11 @@ def deploy_command(detach: bool) -> None:
     from samx_core.bus import EventConsumer, EventPublisher, ensure_topics
     from samx_core.bus.consumer import Subscription
     from samx_core.events import ModelPublished
-    from samx_core.ray_env import prefer_full_priority_workers
 
     from samx_serving.app import AppArgs, deploy, serve_tracing_config
     from samx_serving.watcher import ModelSwapper
 
     args = AppArgs.from_settings(settings, s3)
-    prefer_full_priority_workers()  # replicas of a local node at nice 0, not Ray's 15 (samx_core.ray_env)
     ray.init(address=settings.ray_address, include_dashboard=False)
     # The proxy takes its tracing config when it starts (the replicas take theirs from each deploy).
     serve.start(

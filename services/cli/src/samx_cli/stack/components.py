@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from samx_core.ray_env import RAY_WORKER_PRIORITY_ENV
-
 from samx_cli.stack.build import kafka_libs, minio_binary
 from samx_cli.stack.ports import tcp_open
 
@@ -251,8 +249,7 @@ class RayHead:
         return Path(tempfile.gettempdir()) / f"samx-ray-{self.port}"
 
     def env(self) -> dict[str, str]:
-        # The head's raylet starts the workers: at nice 0, not Ray's 15 (samx_core.ray_env).
-        return {"RAY_USAGE_STATS_ENABLED": "0", **RAY_WORKER_PRIORITY_ENV, **self.client_env()}
+        return {"RAY_USAGE_STATS_ENABLED": "0", **self.client_env()}
 
     def ready(self) -> bool:
         """Ready once the head's raylet has registered with GCS as alive: GCS and the dashboard answer

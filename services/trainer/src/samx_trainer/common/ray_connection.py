@@ -6,7 +6,6 @@ import logging
 import time
 
 import ray
-from samx_core.ray_env import prefer_full_priority_workers
 
 from samx_trainer.settings import RaySettings, TrainerSettings
 
@@ -23,7 +22,6 @@ def connect_ray(settings: RaySettings, *, attempts: int = 4, pause_s: float = 10
     """
     if ray.is_initialized():
         return False
-    prefer_full_priority_workers()  # a local node's ranks at nice 0, not Ray's 15 (samx_core.ray_env)
     for attempt in range(1, attempts + 1):
         try:
             ray.init(address=settings.address, include_dashboard=False, log_to_driver=True)
