@@ -58,6 +58,7 @@ APP = "samx-serving-test"
 # The module's one serving token (SAMX_SERVING_TOKENS of the deployed app); every client sends it.
 TOKEN = f"samx-serving-test-{uuid.uuid4().hex}"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+SORT_CONCURRENCY = ServingSettings.model_fields["sort_concurrency"].default  # as `samx-serving sort` runs
 
 
 def _free_port() -> int:
@@ -286,13 +287,14 @@ class _Consumers:
         self._consumers: list[EventConsumer] = []
         self._threads: list[threading.Thread] = []
 
-    def start(self, group: str, event_type, handler) -> None:
+    def start(self, group: str, event_type, handler, concurrency: int = 1) -> None:
         consumer = EventConsumer(
             self.kafka,
             group_id=f"{self.kafka.topic_namespace}-{group}",
             subscriptions=[Subscription(event_type, handler)],
             publisher=self.publisher,
             max_batch=1 if event_type is ModelPublished else 64,
+            concurrency=concurrency,
         )
         thread = threading.Thread(target=consumer.run, args=(self.stop,), daemon=True)
         thread.start()
@@ -388,7 +390,7 @@ def test_streaming_sort_indexes_reclassifies_and_exports(
     )
     swapper = ModelSwapper(args, lambda new: deploy(new, name=APP))
     consumers.start("watcher", ModelPublished, swapper.on_model_published)
-    consumers.start("sort", RadiographIngested, sorter.on_ingested)
+    consumers.start("sort", RadiographIngested, sorter.on_ingested, concurrency=SORT_CONCURRENCY)
     consumers.start("reclassify", ModelPublished, lambda e: sorter.on_model_published(e, consumers.stop))
 
     stream = Stream(kafka_settings, serving.s3)
@@ -621,7 +623,7 @@ def test_one_trace_from_samx_send_through_ingest_and_the_sort_to_the_classified_
         classifier, SortedIndex(serving.store, serving.s3.archive_bucket), consumers.publisher, serving.store,
         serving.s3.archive_bucket,
     )  # fmt: skip
-    consumers.start("sort", RadiographIngested, sorter.on_ingested)
+    consumers.start("sort", RadiographIngested, sorter.on_ingested, concurrency=SORT_CONCURRENCY)
     png = sorted((unifesp_dir() / "images").glob("*.png"))[2]
     row = load_unifesp_dicom_tags()[f"images/{png.name}"]
     sent_file = tmp_path / f"{row['PatientID']}_{png.stem}.dcm"  # a file name as exports often have

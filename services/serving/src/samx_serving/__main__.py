@@ -106,6 +106,7 @@ def sort_command() -> None:
             EventConsumer(
                 kafka, group_id=settings.sort_consumer_group, publisher=publisher,
                 subscriptions=[Subscription(RadiographIngested, sorter.on_ingested)],
+                concurrency=settings.sort_concurrency,  # each radiograph waits on an HTTP call: keep batches full
             ),
             EventConsumer(
                 kafka, group_id=settings.reclassify_consumer_group, publisher=publisher, max_batch=1,

@@ -70,7 +70,9 @@ class ServingSettings(BaseSettings):
     reclassify_consumer_group: str = "samx-serving-reclassify"
     watcher_consumer_group: str = "samx-serving-watcher"
     serving_url: str | None = Field(default=None, description="Where 'sort' reaches the HTTP API")
-    sort_concurrency: int = Field(default=8, ge=1)
+    sort_concurrency: int = Field(
+        default=8, ge=1, description="Radiographs the sort classifies at once (streaming and reclassification)"
+    )
     swap_timeout_s: float = Field(default=300.0, gt=0)
     tokens: SecretStr | None = Field(
         default=None,

@@ -5,6 +5,11 @@ crash at any point re-delivers the message and never loses it. Handlers must the
 Per message: a CONSUMER span continuing the producer's trace; a message that is not a valid event, or
 that makes the handler fail, goes to the dead-letter topic whole; an infrastructure outage
 (``RetryableError``) is retried with back-off and never dead-letters anything.
+
+``concurrency`` > 1 handles the records of one poll in that many threads (for handlers that wait on the
+network, such as the streaming sort's HTTP call): offsets still move only over a partition's records that
+were all handled, so a stop mid-batch re-delivers the rest, and handlers must be thread-safe as well as
+idempotent. The order in which a partition's records are handled is then not their order.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -65,8 +71,12 @@ class EventConsumer:
         max_backoff_s: float = 30.0,
         on_outcome: Callable[[str, HandlerOutcome, float], None] | None = None,
         on_batch_done: Callable[[], None] | None = None,
+        concurrency: int = 1,
     ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self._routes = {settings.topic(s.event_type.TOPIC): s for s in subscriptions}
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix=group_id) if concurrency > 1 else None
         self._group_id = group_id
         self._publisher = publisher
         self._max_batch = max_batch
@@ -94,18 +104,30 @@ class EventConsumer:
                 log.warning("poll failed (%s); retrying", type(exc).__name__)
                 stop.wait(1.0)
                 continue
+            records = [record for partition_records in batches.values() for record in partition_records]
+            first = {partition: rs[0].offset for partition, rs in batches.items() if rs}
             done: dict[TopicPartition, OffsetAndMetadata] = {}
-            first: dict[TopicPartition, int] = {}
-            for partition, records in batches.items():
-                if records:
-                    first[partition] = records[0].offset
-                for record in records:
-                    if not self._process(record, stop):
-                        break  # stopping mid-retry: this record and the rest stay uncommitted
+            held: set[TopicPartition] = set()  # a record not handled holds its partition's offset there
+            for record, handled in zip(records, self._handle(records, stop), strict=True):
+                partition = TopicPartition(record.topic, record.partition)
+                if not handled:
+                    held.add(partition)  # stopping mid-retry: this record and the rest stay uncommitted
+                elif partition not in held:
                     done[partition] = OffsetAndMetadata(record.offset + 1, "", -1)
             if done:
                 self._batch_done()
                 self._commit(done, first)
+
+    def _handle(self, records: list[ConsumerRecord], stop: threading.Event) -> list[bool]:
+        """Whether each record was handled (False: asked to stop first), in the records' order."""
+        if self._pool is not None:
+            return list(self._pool.map(lambda record: self._process(record, stop), records))
+        handled: list[bool] = []
+        for record in records:
+            handled.append(self._process(record, stop))
+            if not handled[-1]:
+                break  # the rest are not started: they stay uncommitted too
+        return handled + [False] * (len(records) - len(handled))
 
     def _batch_done(self) -> None:
         if self._on_batch_done is None:
@@ -207,6 +229,8 @@ class EventConsumer:
         return lag
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         self._consumer.close()
 
 
