@@ -8,8 +8,9 @@ that makes the handler fail, goes to the dead-letter topic whole; an infrastruct
 
 ``concurrency`` > 1 handles the records of one poll in that many threads (for handlers that wait on the
 network, such as the streaming sort's HTTP call): offsets still move only over a partition's records that
-were all handled, so a stop mid-batch re-delivers the rest, and handlers must be thread-safe as well as
-idempotent. The order in which a partition's records are handled is then not their order.
+were all handled, so a stop mid-batch re-delivers the rest, and handlers (and ``on_outcome``) must be
+thread-safe as well as idempotent. The order in which a partition's records are handled is then not their
+order.
 """
 
 from __future__ import annotations
